@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AigenConfig(AppConfig):
+    name = "aigen"
+    verbose_name = "AI generation"

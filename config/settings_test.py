@@ -1,0 +1,19 @@
+"""Test settings: the real services, faster hashing, isolated media and work dirs."""
+
+import os
+import tempfile
+from pathlib import Path
+
+from config.env import env_bool
+from config.settings import *  # noqa: F403
+from config.settings import STORAGES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+_tmp = Path(os.environ.get("CLIPSTREAM_TEST_DIR") or tempfile.mkdtemp(prefix="clipstream-test-"))
+MEDIA_ROOT = _tmp / "media"
+WORK_DIR = _tmp / "work"
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    STORAGES["default"]["OPTIONS"]["location"] = str(MEDIA_ROOT)
+# Unit/integration tests run tasks inline; the e2e stack (daphne + a real worker) sets CELERY_EAGER=0.
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_EAGER", True)
+CELERY_TASK_EAGER_PROPAGATES = True

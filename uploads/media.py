@@ -1,0 +1,87 @@
+"""Serving local media (FileSystemStorage) with the headers HLS players and CDNs rely on.
+
+In production media goes to S3 behind a CDN and this view is not mounted (SERVE_MEDIA=0); the
+same Cache-Control rules are then set as object metadata at upload time.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.utils.http import http_date
+from django.views.decorators.http import require_http_methods
+
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def cache_control_for(name: str) -> str:
+    """Segments and posters never change (new attempts get new paths); playlists may."""
+    if name.endswith(".m3u8"):
+        return "public, max-age=5"
+    if name.endswith((".m4s", ".ts", ".mp4", ".jpg", ".webp")) and name.startswith("videos/"):
+        return "public, max-age=31536000, immutable"
+    return "private, max-age=60"
+
+
+def content_type_for(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+@require_http_methods(["GET", "HEAD"])
+def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+    root = Path(settings.MEDIA_ROOT).resolve()
+    full = (root / path).resolve()
+    if root not in full.parents or not full.is_file():
+        raise Http404("Not found")
+    if path.startswith("sources/") and not request.user.is_staff:
+        raise Http404("Not found")  # originals are private to the pipeline and moderators
+    stat = full.stat()
+    size = stat.st_size
+    headers = {
+        "Cache-Control": cache_control_for(path),
+        "Accept-Ranges": "bytes",
+        "Last-Modified": http_date(stat.st_mtime),
+        "Access-Control-Allow-Origin": "*",
+    }
+    ctype = content_type_for(path)
+    match = RANGE.match(request.headers.get("Range", "").strip())
+    if not match or (not match[1] and not match[2]):
+        response = FileResponse(open(full, "rb"), content_type=ctype)  # noqa: SIM115 (closed by the response)
+        response["Content-Length"] = str(size)
+    else:
+        if match[1]:
+            start = int(match[1])
+            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        else:  # suffix range: the last N bytes
+            start, end = max(size - int(match[2]), 0), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416, content_type=ctype)
+            response["Content-Range"] = f"bytes */{size}"
+            for k, v in headers.items():
+                response[k] = v
+            return response
+        fh = open(full, "rb")  # noqa: SIM115 (closed by _limited)
+        fh.seek(start)
+        response = FileResponse(_limited(fh, end - start + 1), status=206, content_type=ctype)
+        response["Content-Length"] = str(end - start + 1)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    for k, v in headers.items():
+        response[k] = v
+    return response
+
+
+def _limited(fh, length: int, chunk: int = 64 * 1024):
+    try:
+        remaining = length
+        while remaining > 0:
+            data = fh.read(min(chunk, remaining))
+            if not data:
+                break
+            remaining -= len(data)
+            yield data
+    finally:
+        fh.close()
