@@ -17,3 +17,10 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
 # Unit/integration tests run tasks inline; the e2e stack (daphne + a real worker) sets CELERY_EAGER=0.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# Several test runs may share this machine's Redis: keep their websocket groups apart.
+if not EMBEDDED:  # noqa: F405
+    import hashlib
+
+    _tag = hashlib.md5(f"{DATABASE_URL}|{REDIS_URL}".encode()).hexdigest()[:8]  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"cst{_tag}"  # noqa: F405

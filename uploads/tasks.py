@@ -8,7 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from feed.models import Video
-from uploads import services
+from uploads import pipeline
 
 log = logging.getLogger(__name__)
 
@@ -17,16 +17,16 @@ log = logging.getLogger(__name__)
 # When another worker still holds a fresh heartbeat, wait for it to finish or go stale.
 @shared_task(bind=True, queue="transcode", acks_late=True, max_retries=20, default_retry_delay=30)
 def transcode_task(self, video_id: int) -> None:
-    video = services.transcode_video(video_id)
-    if video is None and services.is_busy_elsewhere(video_id):
-        raise self.retry(countdown=int(services.HEARTBEAT_STALE.total_seconds()))
+    video = pipeline.transcode_video(video_id)
+    if video is None and pipeline.is_busy_elsewhere(video_id):
+        raise self.retry(countdown=int(pipeline.HEARTBEAT_STALE.total_seconds()))
 
 
 @shared_task(queue="default")
 def sweep_stale_transcodes() -> int:
     """Re-queue transcodes whose worker vanished (heartbeat stale) — a backstop to re-delivery."""
     stale = Video.objects.filter(
-        status=Video.Status.PROCESSING, heartbeat_at__lt=timezone.now() - services.HEARTBEAT_STALE * 4
+        status=Video.Status.PROCESSING, heartbeat_at__lt=timezone.now() - pipeline.HEARTBEAT_STALE * 4
     )
     count = 0
     for video_id in stale.values_list("pk", flat=True):

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
 from feed.models import User, Video
-from uploads import demo, services
+from uploads import demo, pipeline, services
 
 DEMO_AUTHORS = ["demo", "luna.loops", "fractal.fox", "pixelpilot"]
 
@@ -49,7 +49,7 @@ class Command(BaseCommand):
                     author, path, name,
                     services.IngestOptions(caption=caption, enforce_limits=False, queue_transcode=False),
                 )  # fmt: skip
-                video = services.transcode_video(video.pk) or Video.objects.get(pk=video.pk)
+                video = pipeline.transcode_video(video.pk) or Video.objects.get(pk=video.pk)
                 made += 1
                 self.stdout.write(
                     f"  video {video.pk:>4} {video.status:<6} {length:4.1f}s clip  render {rendered:4.1f}s  "

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from feed.models import User, Video
-from uploads import services
+from uploads import pipeline, services
 
 
 class Command(BaseCommand):
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         ingested = time.monotonic() - started
         self.stdout.write(f"video {video.pk} ingested in {ingested:.2f}s ({video.status})")
         if inline:
-            services.transcode_video(video.pk)
+            pipeline.transcode_video(video.pk)
         if not (wait or inline):
             return
         deadline = time.monotonic() + timeout

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from feed.models import Video
-from uploads import services
+from uploads import pipeline, services
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
                 continue
             services.requeue_transcode(video, queue=not inline)
             if inline:
-                video = services.transcode_video(video.pk) or video
+                video = pipeline.transcode_video(video.pk) or video
                 self.stdout.write(f"video {video.pk}: {video.status} in {video.transcode_seconds}s")
             else:
                 self.stdout.write(f"video {video.pk}: queued")
