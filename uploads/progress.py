@@ -73,7 +73,8 @@ def publish(payload: dict, owner_id: int | None = None) -> None:
             async_to_sync(layer.group_send)(group_name(payload["topic"]), {"type": "progress.event", "event": payload})
             if owner_id is not None:
                 async_to_sync(layer.group_send)(
-                    user_group(owner_id), {"type": "progress.event", "event": {**payload, "source": payload["topic"]}}
+                    user_group(owner_id),
+                    {"type": "progress.event", "event": {**payload, "topic": "user", "source": payload["topic"]}},
                 )
         except Exception:  # a push is best effort: the snapshot on (re)connect repairs any gap
             log.warning("progress push failed for %s", payload.get("topic"), exc_info=True)

@@ -79,7 +79,7 @@ class Command(BaseCommand):
             common = ["--without-gossip", "--without-mingle", "-l", "INFO"]
             start(
                 "transcode",
-                [celery, "-A", "config", "worker", "-Q", "transcode", "-c", "1", "-n", "transcode@%h", *common],
+                [celery, "-A", "config", "worker", "-Q", "transcode", "-c", "1", "-n", f"transcode-{port}@%h", *common],
             )
             start(
                 "io",
@@ -95,7 +95,7 @@ class Command(BaseCommand):
                     "-c",
                     "8",
                     "-n",
-                    "io@%h",
+                    f"io-{port}@%h",
                     *common,
                 ],
             )
