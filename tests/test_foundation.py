@@ -269,3 +269,23 @@ def test_runstack_serves_and_ctrl_c_stops_everything(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.django_db
+def test_viewer_can_hide_ai_videos_in_settings(client, alice):
+    client.force_login(alice)
+    assert client.get(reverse("settings")).status_code == 200
+    response = client.post(reverse("settings"), {"bio": "hi", "hide_ai_videos": "on"})
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.hide_ai_videos is True and alice.bio == "hi"
+    ai = Video.objects.create(owner=alice, status="ready", source_kind="ai", published_at="2026-01-01T00:00:00Z")
+    human = Video.objects.create(owner=alice, status="ready", published_at="2026-01-01T00:00:00Z")
+    assert list(Video.objects.for_viewer(alice)) == [human]
+    alice.hide_ai_videos = False
+    assert set(Video.objects.for_viewer(alice)) == {ai, human}
+
+
+def test_settings_require_login(client):
+    response = client.get(reverse("settings"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
