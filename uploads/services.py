@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from feed.models import Video
 from feed.services import set_caption
 from uploads import progress
+from uploads.models import Upload
 from uploads.probe import ProbeError, ProbeResult, probe, validate
 
 log = logging.getLogger(__name__)
@@ -159,5 +164,136 @@ def snapshot(user, key: str) -> dict | None:
     extra = {"video_id": video.pk, "stage": video.stage}
     if video.status == Video.Status.READY:
         extra["url"] = video.get_absolute_url()
+    if video.preview_playlist:
+        extra["preview_url"] = default_storage.url(video.preview_playlist)
+    if video.poster:
+        extra["poster_url"] = video.poster_url
     message = video.error if video.status == Video.Status.FAILED else video.stage.capitalize()
     return progress.event(topic_for(video), video.status, video.progress, None, message, **extra)
+
+
+# --- The upload paths (multipart form, tus, S3) share these ------------------------------------------
+
+FILENAME_MAX = 200
+
+
+def clean_filename(name: str) -> str:
+    """The uploader's file name as a display label: no directories, no control characters.
+
+    Browsers send only a base name; anything with path parts came from a crafted client, and
+    the stored file is named by its hash anyway, so we keep just the last component.
+    """
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    if name in ("", ".", ".."):
+        raise IngestError("The file name is not valid. Rename the file and try again.")
+    stem, dot, ext = name.rpartition(".")
+    if len(name) > FILENAME_MAX:
+        name = (stem[: FILENAME_MAX - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:FILENAME_MAX]
+    return name
+
+
+def _seconds(data: Mapping[str, str], key: str, label: str) -> float | None:
+    raw = (data.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise IngestError(f"The {label} must be a number of seconds.")
+    if value != value or value < 0 or value > 3600:  # NaN or absurd
+        raise IngestError(f"The {label} must be a number of seconds.")
+    return round(value, 3)
+
+
+def parse_options(data: Mapping[str, str]) -> IngestOptions:
+    """Form fields or tus/S3 metadata (caption, visibility, trim_start, trim_end, cover_time)."""
+    visibility = (data.get("visibility") or Video.Visibility.PUBLIC).strip()
+    if visibility not in Video.Visibility.values:
+        raise IngestError("Choose who can see the video: public, unlisted or private.")
+    caption = data.get("caption") or ""
+    if len(caption) > 2200:
+        raise IngestError("The caption is too long (2,200 characters at most).")
+    options = IngestOptions(
+        caption=caption,
+        visibility=visibility,
+        trim_start=_seconds(data, "trim_start", "trim start"),
+        trim_end=_seconds(data, "trim_end", "trim end"),
+        cover_time=_seconds(data, "cover_time", "cover time"),
+    )
+    if options.trim_start is not None and options.trim_end is not None and options.trim_end <= options.trim_start:
+        raise IngestError("The trim end must be after the start and inside the video.")
+    return options
+
+
+def check_length(length: int) -> None:
+    """Refuse a declared size before any byte is received."""
+    if length <= 0:
+        raise IngestError("The file is empty.")
+    if length > settings.UPLOAD_MAX_BYTES:
+        raise IngestError(f"The file is larger than {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB.", 413)
+
+
+def start_upload(owner, length: int, filename: str, metadata: Mapping[str, str], backend: str) -> Upload:
+    """Validate everything known before the bytes arrive, then record the upload.
+
+    Refusing here (too big, bad options, a video still processing) spares the uploader from
+    sending 50 MB only to hear no at the end.
+    """
+    check_length(length)
+    name = clean_filename(filename or "video.mp4")
+    parse_options(metadata)
+    check_can_upload(owner)
+    meta = {k: str(v)[:2200] for k, v in metadata.items() if k in METADATA_KEYS}
+    upload = Upload.objects.create(owner=owner, backend=backend, filename=name, length=length, metadata=meta)
+    upload.work_path.parent.mkdir(parents=True, exist_ok=True)
+    return upload
+
+
+METADATA_KEYS = {"caption", "visibility", "trim_start", "trim_end", "cover_time", "filetype"}
+
+
+def access_upload(owner, upload_id, backend: str | None = None) -> Upload | None:
+    """The owner's upload, or None (others get the same answer as for a missing one)."""
+    qs = Upload.objects.filter(owner=owner)
+    if backend:
+        qs = qs.filter(backend=backend)
+    try:
+        return qs.filter(pk=upload_id).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
+
+
+def finish_upload(upload: Upload) -> Video:
+    """Ingest the complete bytes at `upload.work_path` and link the Video; raises IngestError.
+
+    The caller has claimed the upload (status COMPLETE) so this runs once. The work file is
+    removed either way: a refused file is useless, an ingested one lives in storage now.
+    """
+    try:
+        video = ingest(upload.owner, upload.work_path, upload.filename, parse_options(upload.metadata))
+    except IngestError as exc:
+        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.FAILED, error=str(exc))
+        raise
+    finally:
+        upload.work_path.unlink(missing_ok=True)
+    Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.INGESTED, video=video, error="")
+    upload.status, upload.video = Upload.Status.INGESTED, video
+    log.info("upload %s ingested as video %s", upload.pk, video.pk)
+    return video
+
+
+def discard_upload(upload: Upload) -> None:
+    upload.work_path.unlink(missing_ok=True)
+    upload.delete()
+
+
+def page_state(user, video_id: str | None) -> dict | None:
+    """The snapshot the upload page renders on load (?video=<id>), so a reload shows the state."""
+    if not video_id:
+        return None
+    try:
+        return snapshot(user, video_id)
+    except (ValueError, TypeError):
+        return None
