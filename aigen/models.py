@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 
 class GenerationJob(models.Model):
@@ -44,6 +45,7 @@ class GenerationJob(models.Model):
     actual_cost = models.DecimalField(max_digits=8, decimal_places=3, default=0)
 
     video = models.OneToOneField("feed.Video", null=True, blank=True, on_delete=models.SET_NULL)
+    thumbnail = models.CharField(max_length=300, blank=True, help_text="Storage path of the provider's thumbnail")
 
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -57,6 +59,26 @@ class GenerationJob(models.Model):
     def __str__(self) -> str:
         return f"{self.provider}/{self.model} {self.status}: {self.prompt[:40]}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("aigen:job", args=[self.pk])
+
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def topic(self) -> str:
+        return f"job:{self.pk}"
+
+    @property
+    def provider_seconds(self) -> float | None:
+        """Wall time at the provider (submitted → completed)."""
+        if self.submitted_at and self.provider_completed_at:
+            return (self.provider_completed_at - self.submitted_at).total_seconds()
+        return None
+
+    @property
+    def total_seconds(self) -> float | None:
+        if self.finished_at:
+            return (self.finished_at - self.created_at).total_seconds()
+        return None
