@@ -21,11 +21,14 @@ from feed.models import Video
 from uploads import handlers, s3, services, tus
 
 
-def _page(request: HttpRequest, error: str = "", status: int = 200, state: dict | None = None) -> HttpResponse:
+def _page(
+    request: HttpRequest, error: str = "", status: int = 200, state: dict | None = None, keep_form: bool = True
+) -> HttpResponse:
     context = {
         "error": error,
         "state": state,
-        "form": request.POST if request.method == "POST" else {},
+        # Echo the fields back after a refusal; never when that would make us parse the body.
+        "form": request.POST if keep_form and request.method == "POST" else {},
         "visibilities": Video.Visibility.choices,
         "max_bytes": settings.UPLOAD_MAX_BYTES,
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
@@ -49,7 +52,8 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 
 
 def _too_large(request: HttpRequest) -> HttpResponse:
-    return _page(request, f"The file is larger than {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB.", 413)
+    message = f"The file is larger than {settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB."
+    return _page(request, message, 413, keep_form=False)
 
 
 @csrf_protect
@@ -59,9 +63,9 @@ def _upload_page(request: HttpRequest) -> HttpResponse:
         if request.GET.get("video") and state is None:
             raise Http404("No such upload")
         return _page(request, state=state)
+    upload = request.FILES.get("file")  # parses the body through the capped handler
     if handlers.too_large(request):
         return _too_large(request)
-    upload = request.FILES.get("file")
     if upload is None:
         return _page(request, "Choose a video file to upload.", 400)
     try:
