@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 import subprocess
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,10 +23,37 @@ from uploads.ffbin import ffmpeg_path
 log = logging.getLogger(__name__)
 
 FPS_CAP = 60
-# Per rung (short edge): peak video bitrate (kb/s) and audio bitrate (kb/s). CRF keeps simple
-# scenes well under the cap; the cap bounds what a 3G viewer must download.
-RUNG_CAPS = {360: (800, 64), 540: (1400, 96), 720: (2500, 128), 1080: (5000, 128)}
-CRF = 23
+
+
+@dataclass(frozen=True)
+class RungSpec:
+    """How one rung is encoded. CRF keeps simple scenes well under the cap; the cap (kb/s) bounds
+    what a 3G viewer must download."""
+
+    maxrate_k: int
+    audio_k: int
+    crf: int
+    preset: str
+    x264_params: str = ""
+    # One second of buffer: with two, x264 bursts well past the cap at the start of a clip and
+    # 2 s segments peak near twice maxrate, which is what BANDWIDTH must then advertise.
+    bufsize_k: int = 0  # 0: same as maxrate_k
+
+    @property
+    def vbv_bufsize_k(self) -> int:
+        return self.bufsize_k or self.maxrate_k
+
+
+# Tuned with bench/transcode_bench.py on 2 cores (docs/transcode-benchmark.md). The 1080p rung is
+# where the seconds go: x264's ultrafast with CABAC and 8x8 transforms turned back on costs little
+# CPU, keeps the stream High profile (plain ultrafast is Constrained Baseline) and buys back the
+# quality; the small rungs are cheap, so they get superfast.
+RUNG_SPECS = {
+    360: RungSpec(800, 64, 23, "superfast"),
+    540: RungSpec(1400, 96, 23, "superfast"),
+    720: RungSpec(2500, 128, 23, "superfast"),
+    1080: RungSpec(4800, 128, 23, "ultrafast", "cabac=1:8x8dct=1"),
+}
 
 
 class TranscodeError(RuntimeError):
@@ -40,9 +67,15 @@ class Rung:
     name: int  # short edge: 360, 540, 720, 1080
     width: int
     height: int
-    maxrate_k: int
-    audio_k: int
-    preset: str
+    spec: RungSpec
+
+    @property
+    def maxrate_k(self) -> int:
+        return self.spec.maxrate_k
+
+    @property
+    def audio_k(self) -> int:
+        return self.spec.audio_k
 
     @property
     def bandwidth(self) -> int:
@@ -50,30 +83,33 @@ class Rung:
 
 
 def _even(x: float) -> int:
-    return max(2, int(round(x / 2.0)) * 2)
+    # Down to even (4:2:0 needs it), never up: a rung is never larger than its source.
+    return max(2, int(x + 1e-6) // 2 * 2)
 
 
-def _caps_for(short_edge: int) -> tuple[int, int]:
-    for name in sorted(RUNG_CAPS):
+def _spec_for(short_edge: int, specs: dict[int, RungSpec]) -> RungSpec:
+    for name in sorted(specs):
         if short_edge <= name:
-            return RUNG_CAPS[name]
-    return RUNG_CAPS[max(RUNG_CAPS)]
+            return specs[name]
+    return specs[max(specs)]
 
 
-def plan_ladder(width: int, height: int, rungs: list[int] | None = None) -> list[Rung]:
-    """Rungs by short edge, never upscaling; a source smaller than every rung gets one at its size."""
+def plan_ladder(
+    width: int, height: int, rungs: list[int] | None = None, specs: dict[int, RungSpec] | None = None
+) -> list[Rung]:
+    """Rungs by short edge, never upscaling; a source smaller than every rung gets one at its size.
+
+    `width`/`height` are display dimensions (after rotation), so portrait stays portrait.
+    """
     rungs = sorted(rungs or settings.TRANSCODE_RUNGS)
+    specs = specs or RUNG_SPECS
     short, long_ = min(width, height), max(width, height)
     chosen = [r for r in rungs if r <= short] or [_even(short)]
     ladder = []
     for name in chosen:
         scaled_long = _even(long_ * name / short)
         w, h = (name, scaled_long) if height >= width else (scaled_long, name)
-        maxrate, audio = _caps_for(name)
-        # The top rung of a tall ladder is where the seconds go: encode it with a faster preset,
-        # the small rungs (cheap anyway) with a slower one. Measured in bench/transcode_bench.py.
-        preset = "veryfast" if name < 720 else "superfast" if name < 1080 else "ultrafast"
-        ladder.append(Rung(name, _even(w), _even(h), maxrate, audio, preset))
+        ladder.append(Rung(name, _even(w), _even(h), _spec_for(name, specs)))
     return ladder
 
 
@@ -131,25 +167,31 @@ class TranscodePlan:
             cmd += ["-threads", str(settings.TRANSCODE_THREADS)]
         for i, rung in enumerate(self.ladder):
             cmd += [
-                f"-preset:v:{i}", rung.preset,
-                f"-crf:v:{i}", str(CRF),
+                f"-preset:v:{i}", rung.spec.preset,
+                f"-crf:v:{i}", str(rung.spec.crf),
                 f"-maxrate:v:{i}", f"{rung.maxrate_k}k",
-                f"-bufsize:v:{i}", f"{rung.maxrate_k * 2}k",
+                f"-bufsize:v:{i}", f"{rung.spec.vbv_bufsize_k}k",
             ]  # fmt: skip
+            if rung.spec.x264_params:
+                cmd += [f"-x264-params:v:{i}", rung.spec.x264_params]
         if self.has_audio:
+            # Whatever the phone recorded (mono, 44.1 kHz, 5.1) plays as AAC stereo 48 kHz.
             cmd += ["-c:a", "aac", "-ac", "2", "-ar", "48000"]
             for i, rung in enumerate(self.ladder):
                 cmd += [f"-b:a:{i}", f"{rung.audio_k}k"]
             stream_map = " ".join(f"v:{i},a:{i},name:{r.name}" for i, r in enumerate(self.ladder))
         else:
             stream_map = " ".join(f"v:{i},name:{r.name}" for i, r in enumerate(self.ladder))
+        # EVENT while encoding: ffmpeg rewrites an EVENT playlist after every segment (a VOD one only
+        # at the end), which is what lets the preview go out early. hls.finalize() turns them VOD.
+        # temp_file: a playlist is renamed into place, so a reader never sees half of one.
         cmd += [
             "-f", "hls",
             "-hls_time", str(self.segment_seconds),
-            "-hls_playlist_type", "vod",
+            "-hls_playlist_type", "event",
             "-hls_segment_type", "fmp4",
             "-hls_fmp4_init_filename", "init.mp4",
-            "-hls_flags", "independent_segments",
+            "-hls_flags", "independent_segments+temp_file",
             "-hls_segment_filename", str(self.outdir / "%v" / "seg_%04d.m4s"),
             "-master_pl_name", "master.m3u8",
             "-var_stream_map", stream_map,
@@ -172,7 +214,11 @@ ProgressCallback = Callable[[Progress], None]
 def run(
     plan: TranscodePlan, duration: float, on_progress: ProgressCallback | None = None, timeout: float = 900
 ) -> float:
-    """Run the plan; return wall seconds. Raises TranscodeError with the log tail on failure."""
+    """Run the plan; return wall seconds. Raises TranscodeError with the log tail on failure.
+
+    `on_progress` runs on this thread about twice a second (ffmpeg's `-stats_period`), so it may
+    touch the database and storage; it must stay short, ffmpeg waits while its pipe is full.
+    """
     plan.outdir.mkdir(parents=True, exist_ok=True)
     for rung in plan.ladder:
         (plan.outdir / str(rung.name)).mkdir(exist_ok=True)
@@ -182,36 +228,44 @@ def run(
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     stderr_tail: deque[str] = deque(maxlen=40)
 
-    import threading
-
-    def drain_stderr():
+    def drain_stderr() -> None:
         for line in proc.stderr:
             stderr_tail.append(line.rstrip())
 
-    t = threading.Thread(target=drain_stderr, daemon=True)
-    t.start()
+    drain = threading.Thread(target=drain_stderr, daemon=True)
+    drain.start()
     effective = max(duration - (plan.trim_start or 0), 0.1)
     if plan.trim_end:
         effective = max(min(plan.trim_end, duration) - (plan.trim_start or 0), 0.1)
-    block: dict[str, str] = {}
-    for line in proc.stdout:
-        key, _, value = line.strip().partition("=")
-        block[key] = value
-        if key != "progress":
-            continue
-        out_us = _to_int(block.get("out_time_us") or block.get("out_time_ms"))
-        fraction = min(max(out_us / 1e6 / effective, 0.0), 1.0) if out_us else 0.0
-        elapsed = time.monotonic() - started
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0.02 else None
-        speed = _to_float(block.get("speed", "").rstrip("x"))
-        if on_progress:
-            on_progress(Progress(fraction, eta, speed))
-        block = {}
-        if time.monotonic() - started > timeout:
-            proc.kill()
-    proc.wait()
-    t.join(timeout=5)
+    timed_out = False
+    try:
+        block: dict[str, str] = {}
+        for line in proc.stdout:
+            key, _, value = line.strip().partition("=")
+            block[key] = value
+            if key != "progress":
+                continue
+            out_us = _to_int(block.get("out_time_us") or block.get("out_time_ms"))
+            fraction = min(max(out_us / 1e6 / effective, 0.0), 1.0) if out_us else 0.0
+            elapsed = time.monotonic() - started
+            eta = elapsed * (1 - fraction) / fraction if fraction > 0.02 else None
+            speed = _to_float(block.get("speed", "").rstrip("x"))
+            block = {}
+            if elapsed > timeout:
+                timed_out = True
+                proc.kill()
+                break
+            if on_progress:
+                on_progress(Progress(fraction, eta, speed))
+    except BaseException:
+        proc.kill()  # our callback failed: never leave an encoder running behind us
+        raise
+    finally:
+        proc.wait()
+        drain.join(timeout=5)
     wall = time.monotonic() - started
+    if timed_out:
+        raise TranscodeError("Converting the video took too long.", "\n".join(stderr_tail))
     if proc.returncode != 0:
         tail = "\n".join(stderr_tail)
         raise TranscodeError("The video could not be converted (the encoder stopped with an error).", tail)
@@ -246,12 +300,3 @@ def make_poster(source: Path, at: float, dest: Path, short_edge: int = 720) -> t
         check=True, capture_output=True, timeout=30,
     )  # fmt: skip
     return dest, "data:image/jpeg;base64," + base64.b64encode(tiny.stdout).decode()
-
-
-_BANDWIDTH = re.compile(r"BANDWIDTH=(\d+)")
-
-
-def measured_bitrate(rung_dir: Path, duration: float) -> int:
-    """Average bits per second of a rung, from the bytes ffmpeg wrote."""
-    total = sum(p.stat().st_size for p in rung_dir.iterdir() if p.suffix in (".m4s", ".mp4", ".ts"))
-    return int(total * 8 / max(duration, 0.1))
