@@ -80,6 +80,14 @@ def feed_page(user, cursor: Cursor | None = None, size: int | None = None, exclu
     return FeedPage(videos, next_cursor)
 
 
+def liked_ids(user, videos: Iterable[Video]) -> set[int]:
+    """Which of `videos` the user likes: one query for a signed-in user, none for a visitor."""
+    ids = [v.pk for v in videos]
+    if not ids or not getattr(user, "is_authenticated", False):
+        return set()
+    return set(Like.objects.filter(user=user, video_id__in=ids).values_list("video_id", flat=True))
+
+
 def cursor_after(video: Video) -> str:
     return Cursor(video.published_at, video.id).encode()
 
@@ -128,7 +136,10 @@ def record_watch_events(user, session_key: str, events: list[dict]) -> int:
         try:
             video_id = int(raw["id"])
             watched = max(0, min(int(raw.get("watchedMs", 0)), 3_600_000))
-        except (KeyError, TypeError, ValueError):
+            loops = max(0, min(int(raw.get("loops", 0) or 0), 1000))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if not 0 < video_id < 2**63:  # outside the id column's range: cannot be a video
             continue
         rows.append(
             WatchEvent(
@@ -137,7 +148,7 @@ def record_watch_events(user, session_key: str, events: list[dict]) -> int:
                 video_id=video_id,
                 watched_ms=watched,
                 completed=bool(raw.get("completed")),
-                loops=max(0, min(int(raw.get("loops", 0) or 0), 1000)),
+                loops=loops,
                 skipped=bool(raw.get("skipped")),
             )
         )

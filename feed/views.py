@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from feed import services
@@ -21,10 +22,19 @@ def _player_config() -> dict:
     return {"poolSize": max(3, min(settings.PLAYER_POOL_SIZE, 5))}
 
 
+def _render_feed(request: HttpRequest, page: services.FeedPage, **extra) -> HttpResponse:
+    context = {
+        "page": page,
+        "player": _player_config(),
+        "liked": services.liked_ids(request.user, page.videos),
+        **extra,
+    }
+    return render(request, "feed/feed.html", context)
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    page = services.feed_page(request.user)
-    return render(request, "feed/feed.html", {"page": page, "player": _player_config()})
+    return _render_feed(request, services.feed_page(request.user))
 
 
 @require_GET
@@ -38,7 +48,7 @@ def video_detail(request: HttpRequest, video_id: int) -> HttpResponse:
         page.videos.insert(0, video)
     else:  # the owner's own unpublished or private video: play it alone
         page = services.FeedPage([video], None)
-    return render(request, "feed/feed.html", {"page": page, "player": _player_config(), "deep_link": video})
+    return _render_feed(request, page, deep_link=video)
 
 
 @require_GET
@@ -50,9 +60,13 @@ def feed_page(request: HttpRequest) -> HttpResponse:
     except BadCursor:
         return HttpResponseBadRequest("Invalid cursor")
     page = services.feed_page(request.user, cursor)
-    return render(request, "feed/_cards.html", {"page": page})
+    liked = services.liked_ids(request.user, page.videos)
+    return render(request, "feed/_cards.html", {"page": page, "liked": liked})
 
 
+# Beacons carry no CSRF header, and this endpoint only appends viewing telemetry (no state a
+# forged request could abuse beyond what an anonymous visitor may already record), so CSRF is off.
+@csrf_exempt
 @require_POST
 def watch_events(request: HttpRequest) -> HttpResponse:
     """sendBeacon target: `{"events": [{id, watchedMs, completed, loops, skipped}, ...]}`."""
