@@ -172,7 +172,8 @@ class FakeVeo(_Server):
         if path.endswith(":fetchPredictOperation"):
             op = self.ops.get(data["operationName"])
             if op is None:
-                return 404, {"error": {"code": 404, "message": "no operation", "status": "NOT_FOUND"}}, "application/json"
+                missing = {"error": {"code": 404, "message": "no operation", "status": "NOT_FOUND"}}
+                return 404, missing, "application/json"
             op["polls"] += 1
             if op["polls"] <= self.polls_to_complete:
                 return 200, {"name": data["operationName"]}, "application/json"
