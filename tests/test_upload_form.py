@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -174,3 +175,41 @@ def test_streaming_cap_stops_reading_once_the_file_passes_it(alice, settings, mo
     # Stopped within a couple of parser chunks of the cap, far from the 6 MB sent.
     assert body.read_bytes <= 2 * MB + 3 * 64 * 1024
     assert not Video.objects.exists()
+
+
+# --- under ASGI (daphne) Django spools the whole body before the view: the middleware caps it --------
+
+
+def _asgi_post(headers: list[tuple[bytes, bytes]], chunks: int, chunk_size: int = MB) -> tuple[int, int, bytes]:
+    """Drive the real Django ASGI app behind BodyCapMiddleware; returns (status, chunks read, body)."""
+    from django.core.asgi import get_asgi_application
+
+    app = handlers.BodyCapMiddleware(get_asgi_application())
+    scope = {"type": "http", "method": "POST", "path": "/upload/", "headers": headers, "query_string": b""}
+    scope |= {"scheme": "http", "server": ("testserver", 80), "client": ("127.0.0.1", 1234), "root_path": ""}
+    sent: list[dict] = []
+    read = 0
+
+    async def receive():
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": b"\0" * chunk_size, "more_body": read < chunks}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], read, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_asgi_cap_refuses_a_declared_51_mb_without_reading():
+    status, read, body = _asgi_post([(b"content-length", str(51 * MB).encode())], chunks=51)
+    assert (status, read) == (413, 0)
+    assert b"larger than 50 MB" in body
+
+
+def test_asgi_cap_stops_a_chunked_body_at_the_cap():
+    status, read, body = _asgi_post([(b"content-type", b"multipart/form-data; boundary=x")], chunks=80)
+    assert status == 413
+    assert read == 51  # 50 MB + the form overhead is passed inside the 51st 1 MB message
+    assert b"larger than 50 MB" in body

@@ -50,3 +50,58 @@ class CappedUploadHandler(TemporaryFileUploadHandler):
             # connection_reset=True: the parser closes our temp file and reads no further.
             raise StopUpload(connection_reset=True)
         return super().receive_data_chunk(raw_data, start)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyCapMiddleware:
+    """ASGI wrapper for the HTTP app: cap request bodies on upload URLs before Django spools them.
+
+    Django's ASGIHandler reads the whole body into a temp file before any view runs, so the
+    handler above cannot stop it there. This refuses a declared Content-Length over the cap
+    without reading, and stops a body (chunked or lying) as soon as it passes the cap.
+    Wire it in config/asgi.py: `"http": BodyCapMiddleware(django_asgi_app)`.
+    """
+
+    def __init__(self, app, prefixes: tuple[str, ...] = ("/upload/",)):
+        self.app = app
+        self.prefixes = prefixes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            return await self.app(scope, receive, send)
+        limit = settings.UPLOAD_MAX_BYTES + FORM_OVERHEAD
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            return await _refuse(send)
+        received = 0
+
+        async def capped_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, capped_receive, send)
+        except BodyTooLarge:
+            await _refuse(send)
+
+
+async def _refuse(send) -> None:
+    mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+    body = f"The file is larger than {mb} MB.".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
