@@ -13,12 +13,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from config.embedded import start_embedded_worker_if_needed  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from uploads.handlers import BodyCapMiddleware  # noqa: E402
 
 start_embedded_worker_if_needed()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Django's ASGI handler spools a whole body before any view runs: cap uploads first.
+        "http": BodyCapMiddleware(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
