@@ -149,7 +149,8 @@ if USE_S3:
     AWS_QUERYSTRING_AUTH = False
     AWS_DEFAULT_ACL = None
     AWS_S3_FILE_OVERWRITE = True
-    default_storage_backend = {"BACKEND": "storages.backends.s3.S3Storage"}
+    # S3Storage that also stores Content-Type and Cache-Control per object (HLS segments/playlists).
+    default_storage_backend = {"BACKEND": "uploads.s3_media.MediaS3Storage"}
 else:
     default_storage_backend = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -189,6 +190,8 @@ UPLOAD_MAX_FPS = env_float("UPLOAD_MAX_FPS", 120.0)
 TRANSCODE_RUNGS = [int(x) for x in env_list("TRANSCODE_RUNGS", ["360", "540", "720", "1080"])]
 TRANSCODE_SEGMENT_SECONDS = env_int("TRANSCODE_SEGMENT_SECONDS", 2)
 TRANSCODE_THREADS = env_int("TRANSCODE_THREADS", 0)
+# A transcode whose heartbeat is older than this is taken over by a re-delivered task.
+TRANSCODE_HEARTBEAT_STALE_SECONDS = env_float("TRANSCODE_HEARTBEAT_STALE_SECONDS", 45.0)
 
 FEED_PAGE_SIZE = env_int("FEED_PAGE_SIZE", 6)
 PLAYER_POOL_SIZE = env_int("PLAYER_POOL_SIZE", 3)

@@ -1,12 +1,11 @@
 """Serving local media (FileSystemStorage) with the headers HLS players and CDNs rely on.
 
 In production media goes to S3 behind a CDN and this view is not mounted (SERVE_MEDIA=0); the
-same Cache-Control rules are then set as object metadata at upload time.
+same Cache-Control rules are then set as object metadata at upload time (uploads.storage).
 """
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from pathlib import Path
 
@@ -15,20 +14,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.utils.http import http_date
 from django.views.decorators.http import require_http_methods
 
+from uploads.storage import cache_control_for, content_type_for
+
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def cache_control_for(name: str) -> str:
-    """Segments and posters never change (new attempts get new paths); playlists may."""
-    if name.endswith(".m3u8"):
-        return "public, max-age=5"
-    if name.endswith((".m4s", ".ts", ".mp4", ".jpg", ".webp")) and name.startswith("videos/"):
-        return "public, max-age=31536000, immutable"
-    return "private, max-age=60"
-
-
-def content_type_for(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -19,14 +19,14 @@ log = logging.getLogger(__name__)
 def transcode_task(self, video_id: int) -> None:
     video = pipeline.transcode_video(video_id)
     if video is None and pipeline.is_busy_elsewhere(video_id):
-        raise self.retry(countdown=int(pipeline.HEARTBEAT_STALE.total_seconds()))
+        raise self.retry(countdown=max(1, int(pipeline.heartbeat_stale().total_seconds())))
 
 
 @shared_task(queue="default")
 def sweep_stale_transcodes() -> int:
     """Re-queue transcodes whose worker vanished (heartbeat stale) — a backstop to re-delivery."""
     stale = Video.objects.filter(
-        status=Video.Status.PROCESSING, heartbeat_at__lt=timezone.now() - pipeline.HEARTBEAT_STALE * 4
+        status=Video.Status.PROCESSING, heartbeat_at__lt=timezone.now() - pipeline.heartbeat_stale() * 4
     )
     count = 0
     for video_id in stale.values_list("pk", flat=True):
