@@ -36,11 +36,9 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
         "Access-Control-Allow-Origin": "*",
     }
     ctype = content_type_for(path)
+    status, start, length = 200, 0, size
     match = RANGE.match(request.headers.get("Range", "").strip())
-    if not match or (not match[1] and not match[2]):
-        response = FileResponse(open(full, "rb"), content_type=ctype)  # noqa: SIM115 (closed by the response)
-        response["Content-Length"] = str(size)
-    else:
+    if match and (match[1] or match[2]):
         if match[1]:
             start = int(match[1])
             end = min(int(match[2]), size - 1) if match[2] else size - 1
@@ -49,16 +47,22 @@ def serve_media(request: HttpRequest, path: str) -> HttpResponse:
         if start >= size or start > end:
             response = HttpResponse(status=416, content_type=ctype)
             response["Content-Range"] = f"bytes */{size}"
-            for k, v in headers.items():
-                response[k] = v
-            return response
-        fh = open(full, "rb")  # noqa: SIM115 (closed by _limited)
+            return _with_headers(response, headers)
+        status, length = 206, end - start + 1
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if request.method == "HEAD":
+        response = HttpResponse(status=status, content_type=ctype)  # headers only, the file stays shut
+    else:
+        fh = open(full, "rb")  # noqa: SIM115 (closed by _limited when the response is consumed or closed)
         fh.seek(start)
-        response = FileResponse(_limited(fh, end - start + 1), status=206, content_type=ctype)
-        response["Content-Length"] = str(end - start + 1)
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    for k, v in headers.items():
-        response[k] = v
+        response = FileResponse(_limited(fh, length), status=status, content_type=ctype)
+    response["Content-Length"] = str(length)
+    return _with_headers(response, headers)
+
+
+def _with_headers(response: HttpResponse, headers: dict[str, str]) -> HttpResponse:
+    for key, value in headers.items():
+        response[key] = value
     return response
 
 
