@@ -6,7 +6,7 @@ class AigenConfig(AppConfig):
     verbose_name = "AI generation"
 
     def ready(self) -> None:
-        from aigen import services
+        from aigen import checks, services  # noqa: F401 (checks registers itself)
         from uploads import progress
 
         progress.register_topic("job", services.snapshot)

@@ -251,3 +251,29 @@ def test_generate_command_calls_the_service(alice):
     call_command("generate", "a lighthouse in a storm", "--provider", "local", "--user", "alice", "--seconds", "8")
     job = GenerationJob.objects.get()
     assert (job.owner, job.seconds, job.provider) == (alice, 8, "local")
+
+
+def test_system_check_refuses_a_provider_without_credentials(settings):
+    from aigen.checks import check_aigen_settings
+
+    settings.AIGEN_PROVIDER = "openai"
+    settings.OPENAI_API_KEY = settings.OPENAI_BASE_URL = ""
+    assert [e.id for e in check_aigen_settings(None)] == ["aigen.E002"]
+    settings.AIGEN_PROVIDER = "sora"
+    assert [e.id for e in check_aigen_settings(None)] == ["aigen.E001"]
+    settings.AIGEN_PROVIDER = "local"
+    assert check_aigen_settings(None) == []
+
+
+def test_admin_lists_jobs_with_daily_totals_and_cancels(admin_client, alice):
+    job = services.submit(alice, "one", provider="local")
+    page = admin_client.get(reverse("admin:aigen_generationjob_changelist"))
+    assert page.status_code == 200 and b"Totals per day" in page.content
+    assert page.context["daily_totals"][0]["jobs"] == 1
+    response = admin_client.post(
+        reverse("admin:aigen_generationjob_changelist"),
+        {"action": "cancel_jobs", "_selected_action": [str(job.pk)]},
+    )
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == Status.CANCELED and job.message == "Canceled by an admin"

@@ -11,10 +11,20 @@
   const jobEl = document.getElementById("job");
   const thisTopic = jobEl ? jobEl.dataset.topic : null;
 
+  // A job's line in "My recent videos" follows its status too.
+  function updateListItem(msg) {
+    const el = document.querySelector(`li[data-job-id="${msg.job_id}"] .aigen__status`);
+    if (!el || !msg.label) return;
+    el.textContent = msg.label;
+    el.className = "aigen__status aigen__status--" + msg.status;
+  }
+
   // --- every page: endings on the `user` topic -----------------------------------------------
   const WORDS = { ready: "Your AI video is ready", failed: "Your AI video failed", canceled: "Your AI video was canceled" };
   cs.live.subscribe("user", (msg) => {
-    if (msg.kind !== "job.finished" || msg.source === thisTopic || "job:" + msg.job_id === thisTopic) return;
+    if (msg.kind !== "job.finished") return;
+    updateListItem(msg);
+    if ("job:" + msg.job_id === thisTopic) return; // this page shows it already
     const text = (WORDS[msg.status] || msg.label) + ": " + (msg.prompt || "");
     cs.live.toast(text, msg.url);
     cs.live.notify(text, msg.url);
@@ -89,7 +99,8 @@
     bar.style.width = Math.max(0, Math.min(100, msg.progress)) + "%";
     bar.parentElement.setAttribute("aria-valuenow", Math.round(msg.progress));
     label.textContent = msg.label || msg.status;
-    message.textContent = msg.message || "";
+    message.textContent = msg.message && msg.message !== msg.label ? msg.message : "";
+    updateListItem(msg);
     message.className = msg.status === "failed" ? "error" : "muted";
     eta.textContent = msg.eta_s && ACTIVE.includes(msg.status) ? "about " + Math.ceil(msg.eta_s) + " s left" : "";
     if (msg.cost) $("job-cost").textContent = (ACTIVE.includes(msg.status) ? "Estimated $" : "Cost $") + (+msg.cost).toFixed(2);
