@@ -66,16 +66,10 @@ def job_event(job: GenerationJob, eta_s: float | None = None) -> dict:
     return progress.event(job.topic, job.status, job.progress, eta_s, job.message, **extra)
 
 
-FINAL = {Status.READY, Status.FAILED, Status.CANCELED}
-
-
 def emit(job: GenerationJob, eta_s: float | None = None) -> None:
-    event = job_event(job, eta_s)
-    progress.publish(event, job.owner_id)
-    if job.status in FINAL:
-        # live.js hands a message to the handlers of its `topic`; the toast on every other page
-        # listens on `user`, so the ending is also sent under that topic (to the owner only).
-        progress.publish({**event, "topic": "user", "kind": "job.finished"}, job.owner_id)
+    """Push to `job:<id>`; progress.publish also copies it to the owner's `user` topic, which is
+    what the toast on every other page listens to."""
+    progress.publish(job_event(job, eta_s), job.owner_id)
 
 
 def snapshot(user, key: str) -> dict | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from django.db import transaction
@@ -24,7 +25,15 @@ def run_job(job_id: str, token: int = 0) -> None:
 
 def schedule(job_id: str, token: int, delay: float) -> None:
     """Re-schedule instead of sleeping: the worker slot is free while the provider works."""
-    transaction.on_commit(lambda: run_job.apply_async((job_id, token), countdown=round(delay, 2)))
+
+    def send() -> None:
+        if run_job.app.conf.task_always_eager:
+            # Embedded mode outside the web process (a management command): no broker can hold
+            # a countdown, and this process is not a worker slot, so waiting here is right.
+            time.sleep(delay)
+        run_job.apply_async((job_id, token), countdown=round(delay, 2))
+
+    transaction.on_commit(send)
 
 
 def kick(job: GenerationJob) -> None:

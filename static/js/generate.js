@@ -20,12 +20,13 @@
   }
 
   // --- every page: endings on the `user` topic -----------------------------------------------
+  // The server copies each of my events to `user`, with `source` = the original topic.
   const WORDS = { ready: "Your AI video is ready", failed: "Your AI video failed", canceled: "Your AI video was canceled" };
   cs.live.subscribe("user", (msg) => {
-    if (msg.kind !== "job.finished") return;
+    if (!msg.source || !msg.source.startsWith("job:")) return;
     updateListItem(msg);
-    if ("job:" + msg.job_id === thisTopic) return; // this page shows it already
-    const text = (WORDS[msg.status] || msg.label) + ": " + (msg.prompt || "");
+    if (!WORDS[msg.status] || msg.source === thisTopic) return; // this page shows it already
+    const text = WORDS[msg.status] + ": " + (msg.prompt || "");
     cs.live.toast(text, msg.url);
     cs.live.notify(text, msg.url);
   });
@@ -89,7 +90,7 @@
   }
 
   cs.live.subscribe(thisTopic, (msg) => {
-    // The same event can arrive twice (topic group and user group): keep the first.
+    // A re-subscription after a reconnect can repeat an event: keep the first.
     const key = msg.status + "|" + msg.progress + "|" + msg.ts + "|" + (msg.snapshot ? "s" : "");
     if (seen.has(key)) return;
     seen.add(key);

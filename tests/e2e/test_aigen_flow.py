@@ -42,14 +42,15 @@ def _watch(page) -> tuple[list, list]:
     return frames, requests
 
 
-def _generate(page, url: str, prompt: str) -> str:
+def _generate(page, url: str, prompt: str, wait: bool = True) -> str:
     page.goto(f"{url}/generate/")
     page.fill("textarea[name=prompt]", prompt)
     page.select_option("select[name=seconds]", "4")
     assert page.inner_text("#price").startswith("free")
     with page.expect_navigation():
         page.click("#generate-form button[type=submit]")
-    page.wait_for_selector("#job[data-status=ready]", timeout=120_000)
+    if wait:
+        page.wait_for_selector("#job[data-status=ready]", timeout=120_000)
     return page.get_attribute("#job", "data-topic")
 
 
@@ -90,6 +91,13 @@ def test_generate_watch_live_progress_preview_publish_and_find_in_feed(live_stac
     for n in range(EXTRA_JOBS):
         topics.append(_generate(page, live_stack.url, f"Measurement clip {n}: a paper boat on a river"))
     _report(frames, requests, topics)
+
+    # Any other page hears when a job ends: a toast linking to it.
+    last = _generate(page, live_stack.url, "A lighthouse in a storm", wait=False)
+    page.goto(f"{live_stack.url}/upload/")
+    toast = page.wait_for_selector(".toast", timeout=120_000)
+    assert toast.inner_text().startswith("Your AI video is ready")
+    assert toast.get_attribute("href").endswith(f"/generate/jobs/{last.split(':', 1)[1]}/")
 
 
 def _report(frames, requests, topics) -> None:
