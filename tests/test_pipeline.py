@@ -178,3 +178,19 @@ def test_same_file_uploaded_twice_by_one_user_is_one_video(alice, bob, fresh_cli
     assert again.pk == first.pk and Video.objects.filter(owner=alice).count() == 1
     other = ingest(bob, clip, "a.mp4", IngestOptions(queue_transcode=False))
     assert other.pk != first.pk  # de-duplication is per user
+
+
+def test_storage_failure_releases_the_claim_so_a_retry_can_redo_it(alice, fresh_clip, monkeypatch):
+    video = make_video(alice, fresh_clip(seconds=2))
+
+    def bucket_down(*args, **kwargs):
+        raise OSError("storage unavailable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "save_file", bucket_down)
+        with pytest.raises(OSError):
+            pipeline.transcode_video(video.pk)
+    video.refresh_from_db()
+    assert (video.status, video.stage, video.error) == ("uploaded", "queued", "")
+    done = pipeline.transcode_video(video.pk)  # what the task's retry does
+    assert done is not None and done.status == Video.Status.READY and done.transcode_attempts == 2

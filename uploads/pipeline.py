@@ -97,8 +97,11 @@ def transcode_video(video_id: int) -> Video | None:
         throttle = progress.Throttle(2.0)
 
         def on_progress(p: transcode.Progress) -> None:
-            if preview.poll():
-                _announce_preview(video, preview.playlist_name, p)
+            try:
+                if preview.poll():
+                    _announce_preview(video, preview.playlist_name, p)
+            except OSError:  # storage trouble: the preview is a bonus, the ladder still gets stored
+                log.warning("video %s: preview copy failed", video.pk, exc_info=True)
             if throttle.ready():
                 _emit(video, "processing", p.fraction * 95, p.eta_s, "Transcoding", stage="transcoding")
 
@@ -166,6 +169,13 @@ def transcode_video(video_id: int) -> Video | None:
     except (ProbeError, transcode.TranscodeError, hls.PlaylistError) as exc:
         _fail(video, attempt, str(exc), getattr(exc, "log_tail", ""))
         return video
+    except Exception:
+        # Not the video's fault (storage, database): release the claim so the task's retry can
+        # take it at once instead of waiting for the heartbeat to go stale.
+        Video.objects.filter(pk=video.pk, transcode_attempts=attempt, status=Video.Status.PROCESSING).update(
+            status=Video.Status.UPLOADED, stage="queued"
+        )
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 # When another worker still holds a fresh heartbeat, wait for it to finish or go stale.
 @shared_task(bind=True, queue="transcode", acks_late=True, max_retries=20, default_retry_delay=30)
 def transcode_task(self, video_id: int) -> None:
-    video = pipeline.transcode_video(video_id)
+    try:
+        video = pipeline.transcode_video(video_id)
+    except Exception as exc:  # storage or database trouble; the pipeline released its claim
+        raise self.retry(exc=exc, countdown=30)
     if video is None and pipeline.is_busy_elsewhere(video_id):
         raise self.retry(countdown=max(1, int(pipeline.heartbeat_stale().total_seconds())))
 
