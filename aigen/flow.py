@@ -96,7 +96,7 @@ def _submit(job: GenerationJob, provider: Provider) -> float:
     ).update(status=Status.SUBMITTED, submitted_at=job.submitted_at or now, message="Sending to the provider"):
         return backoff(job, provider)
     job.status, job.submitted_at = Status.SUBMITTED, job.submitted_at or now
-    services.emit(job, provider.typical_seconds)
+    services.emit(job, provider.typical() + 3 + job.seconds)
     source = job.remix_of
     if source and provider.supports_remix and source.provider == job.provider and source.provider_completed_at:
         state = provider.remix(job, source.provider_job_id, _full_prompt(job))
@@ -139,7 +139,7 @@ def _apply_state(job: GenerationJob, provider: Provider, state: ProviderJob) -> 
 def _eta(job: GenerationJob, provider: Provider, provider_pct: float) -> float:
     """Provider time left (from its progress rate) plus our download and transcode."""
     elapsed = (timezone.now() - (job.submitted_at or job.created_at)).total_seconds()
-    typical = getattr(provider, "typical", lambda: provider.typical_seconds)()
+    typical = provider.typical()
     if provider_pct >= 5:
         left = elapsed * (100 - provider_pct) / provider_pct
     else:

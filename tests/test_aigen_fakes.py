@@ -91,6 +91,7 @@ class FakeOpenAI(_Server):
         super().__init__(clip)
         self.videos: dict[str, dict] = {}
         self.by_key: dict[str, str] = {}
+        self.lose_create_answers = 0  # create the video, then answer 500: the client never hears of it
 
     def _video(self, prompt, model="sora-2", seconds="4", size="720x1280", remixed_from=None):
         vid = f"video_{len(self.videos) + 1:04d}"
@@ -119,6 +120,9 @@ class FakeOpenAI(_Server):
             v = self._video(fields["prompt"], fields.get("model"), fields.get("seconds"), fields.get("size"))
             if key:
                 self.by_key[key] = v["id"]
+            if self.lose_create_answers:
+                self.lose_create_answers -= 1
+                return 500, {"error": {"message": "upstream connection reset"}}, "application/json"
             return 200, self.public(v), "application/json"
         if len(parts) < 3 or parts[2] not in self.videos:
             return 404, {"error": {"message": "No such video", "code": "not_found"}}, "application/json"

@@ -86,6 +86,8 @@ def test_openai_job_goes_from_prompt_to_ready_preview(fake_openai, alice):
     video.refresh_from_db()
     assert video.visibility == Video.Visibility.PUBLIC and video.published_at is not None
     assert Video.objects.for_viewer(alice).filter(pk=video.pk).exists()
+    alice.hide_ai_videos = True  # viewers who hide AI videos never get it
+    assert not Video.objects.for_viewer(alice).filter(pk=video.pk).exists()
 
 
 def test_openai_429_retry_after_is_honoured(fake_openai, alice):
@@ -102,7 +104,8 @@ def test_openai_429_retry_after_is_honoured(fake_openai, alice):
 
 def test_openai_500_on_create_is_retried_with_the_same_idempotency_key(fake_openai, alice):
     job = services.submit(alice, "A fox", provider="openai", model="sora-2", seconds=4)
-    fake_openai.errors += [(500, {}, {"error": {"message": "boom"}}), (502, {}, {"error": {"message": "boom"}})]
+    fake_openai.errors.append((502, {}, {"error": {"message": "bad gateway"}}))  # refused before creating
+    fake_openai.lose_create_answers = 1  # created, but the answer is lost
     delays = drive(job)
     assert job.status == Status.PROCESSING
     assert delays[:2] == [2.0, 2.0]

@@ -237,6 +237,18 @@ def test_generate_page_shows_the_price_table_and_submits(client, alice):
     assert refused.status_code == 400 and b"prompt is empty" in refused.content
 
 
+def test_regenerate_from_the_job_page_makes_a_linked_job(client, alice):
+    job = services.submit(alice, "a cat", provider="local")
+    client.force_login(alice)
+    refused = client.post(reverse("aigen:regenerate", args=[job.pk]), {"prompt": "a cat, at night"})
+    assert refused.status_code == 409 and b"Wait for this video to finish" in refused.content
+    GenerationJob.objects.filter(pk=job.pk).update(status=Status.READY)
+    response = client.post(reverse("aigen:regenerate", args=[job.pk]), {"prompt": "a cat, at night"})
+    new = GenerationJob.objects.exclude(pk=job.pk).get()
+    assert response.status_code == 302 and response.url == new.get_absolute_url()
+    assert (new.remix_of_id, new.prompt, new.provider) == (job.pk, "a cat, at night", "local")
+
+
 def test_other_users_cannot_see_or_act_on_a_job(client, alice, bob):
     job = services.submit(alice, "mine", provider="local")
     client.force_login(bob)

@@ -80,6 +80,10 @@ class Provider:
     def is_configured(cls) -> bool:
         return True
 
+    @classmethod
+    def typical(cls) -> float:
+        return cls.typical_seconds
+
     def create(self, job: GenerationJob, prompt: str) -> ProviderJob:
         raise NotImplementedError
 
