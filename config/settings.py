@@ -211,6 +211,7 @@ AIGEN_PROMPT_MAX_CHARS = env_int("AIGEN_PROMPT_MAX_CHARS", 1000)
 AIGEN_BLOCKED_WORDS = env_list("AIGEN_BLOCKED_WORDS", ["gore", "beheading", "csam", "nude"])
 AIGEN_POLL_MIN_SECONDS = env_float("AIGEN_POLL_MIN_SECONDS", 2.0)
 AIGEN_POLL_MAX_SECONDS = env_float("AIGEN_POLL_MAX_SECONDS", 15.0)
+AIGEN_LOCAL_RENDER_SECONDS = env_float("AIGEN_LOCAL_RENDER_SECONDS", 4.0)
 AIGEN_PRICES = {
     # provider -> model -> size -> USD per second
     "openai": {

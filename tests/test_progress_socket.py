@@ -57,28 +57,34 @@ def test_owner_gets_snapshot_then_live_events(client, alice):
     topic = f"upload:{video.pk}"
 
     async def run():
-        communicator, connected, _ = await _connect(headers)
-        assert connected
-        await communicator.send_json_to({"subscribe": [topic, "user"]})
-        first = await communicator.receive_json_from(timeout=5)
-        second = await communicator.receive_json_from(timeout=5)
-        # A service publishes (outside any transaction: on_commit runs at once).
         from channels.db import database_sync_to_async
 
+        page, connected, _ = await _connect(headers)  # the upload page follows the topic
+        assert connected
+        await page.send_json_to({"subscribe": [topic, "user"]})
+        first = await page.receive_json_from(timeout=5)
+        second = await page.receive_json_from(timeout=5)
+        other, _, _ = await _connect(headers)  # any other page of alice's follows `user` only
+        await other.send_json_to({"subscribe": ["user"]})
+        await other.receive_json_from(timeout=5)
+        # A service publishes (outside any transaction: on_commit runs at once).
         await database_sync_to_async(progress.publish)(
             progress.event(topic, "processing", 55.5, 12, "Transcoding"), alice.pk
         )
-        events = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
-        await communicator.disconnect()
-        return first, second, events
+        on_page = await page.receive_json_from(timeout=5)
+        page_has_no_duplicate = await page.receive_nothing(timeout=0.3)
+        on_other = await other.receive_json_from(timeout=5)
+        await page.disconnect()
+        await other.disconnect()
+        return first, second, on_page, page_has_no_duplicate, on_other
 
-    first, second, events = async_to_sync(run)()
+    first, second, on_page, page_has_no_duplicate, on_other = async_to_sync(run)()
     assert first["topic"] == topic and first["snapshot"] is True
     assert (first["status"], first["progress"], first["video_id"]) == ("processing", 40.0, video.pk)
     assert second["topic"] == "user" and second["snapshot"] is True
-    by_topic = {e["topic"]: e for e in events}
-    assert by_topic[topic]["progress"] == 55.5 and by_topic[topic]["eta_s"] == 12
-    assert by_topic["user"]["source"] == topic  # the owner's other pages hear it too
+    assert (on_page["topic"], on_page["progress"], on_page["eta_s"]) == (topic, 55.5, 12)
+    assert page_has_no_duplicate  # the `user` copy is dropped where the topic itself is followed
+    assert (on_other["topic"], on_other["source"], on_other["progress"]) == ("user", topic, 55.5)
 
 
 def test_other_user_cannot_subscribe_to_an_upload(client, alice, bob):

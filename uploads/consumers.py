@@ -22,6 +22,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.groups_joined: set[str] = set()
+        self.topics: set[str] = set()
         await self.accept()
 
     async def disconnect(self, code):
@@ -33,6 +34,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
             return
         for topic in _topics(content.get("unsubscribe")):
             group = self._group_for(topic)
+            self.topics.discard(topic)
             if group in self.groups_joined:
                 self.groups_joined.discard(group)
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -45,6 +47,7 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"topic": topic, "status": "error", "message": "not found"})
                 continue
             group = self._group_for(topic)
+            self.topics.add(topic)
             if group not in self.groups_joined:
                 self.groups_joined.add(group)
                 await self.channel_layer.group_add(group, self.channel_name)
@@ -56,7 +59,11 @@ class ProgressConsumer(AsyncJsonWebsocketConsumer):
         return progress.group_name(topic)
 
     async def progress_event(self, message):
-        await self.send_json(message["event"])
+        event = message["event"]
+        # The owner's `user` copy of an event is redundant on a socket that follows its topic.
+        if event.get("topic") == "user" and event.get("source") in self.topics:
+            return
+        await self.send_json(event)
 
 
 def _topics(value) -> list[str]:
