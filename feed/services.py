@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
@@ -86,6 +89,53 @@ def liked_ids(user, videos: Iterable[Video]) -> set[int]:
     if not ids or not getattr(user, "is_authenticated", False):
         return set()
     return set(Like.objects.filter(user=user, video_id__in=ids).values_list("video_id", flat=True))
+
+
+STREAM_INF = re.compile(r"#EXT-X-STREAM-INF:[^\n]*?RESOLUTION=(\d+)x(\d+)[^\n]*\n+([^#\s][^\n]*)")
+MAP_URI = re.compile(r'#EXT-X-MAP:URI="([^"]+)"')
+
+
+def low_rung_start(video: Video, max_short_edge: int = 360) -> list[str]:
+    """URLs a slow client needs for its first frame: the low rung's playlist, init and first segment.
+
+    The page preloads them on 3G/Save-Data so they download beside hls.js instead of after it.
+    Read from the (immutable) playlists once, then cached; [] when the ladder cannot be read.
+    """
+    if not video.hls_master:
+        return []
+    key = f"feed:lowstart:{video.pk}:{video.hls_master}"
+    paths = cache.get(key)
+    if paths is None:
+        paths = _low_rung_paths(video.hls_master, max_short_edge)
+        cache.set(key, paths, 24 * 3600)
+    return [default_storage.url(p) for p in paths]
+
+
+def _low_rung_paths(master: str, max_short_edge: int) -> list[str]:
+    try:
+        with default_storage.open(master) as fh:
+            text = fh.read(64 * 1024).decode("utf-8", "replace")
+        rungs = [(min(int(w), int(h)), uri.strip()) for w, h, uri in STREAM_INF.findall(text)]
+        if not rungs:
+            return []
+        fitting = [r for r in rungs if r[0] <= max_short_edge]
+        _edge, uri = max(fitting) if fitting else min(rungs)
+        playlist = posixpath.normpath(posixpath.join(posixpath.dirname(master), uri))
+        with default_storage.open(playlist) as fh:
+            level = fh.read(256 * 1024).decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return []
+    base = posixpath.dirname(playlist)
+    out = [playlist]
+    init = MAP_URI.search(level)
+    if init:
+        out.append(posixpath.join(base, init.group(1)))
+    first = next((ln.strip() for ln in level.splitlines() if ln.strip() and not ln.startswith("#")), None)
+    if first:
+        out.append(posixpath.join(base, first))
+    if any("://" in p or p.startswith("/") or ".." in p.split("/") for p in out):
+        return []  # only files of this ladder
+    return out
 
 
 def cursor_after(video: Video) -> str:

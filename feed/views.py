@@ -23,10 +23,12 @@ def _player_config() -> dict:
 
 
 def _render_feed(request: HttpRequest, page: services.FeedPage, **extra) -> HttpResponse:
+    first = page.videos[0] if page.videos else None
     context = {
         "page": page,
         "player": _player_config(),
         "liked": services.liked_ids(request.user, page.videos),
+        "low_start": services.low_rung_start(first) if first else [],
         **extra,
     }
     return render(request, "feed/feed.html", context)

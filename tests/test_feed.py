@@ -16,7 +16,7 @@ from feed.models import Like, Video
 
 pytestmark = pytest.mark.django_db
 
-CARD_IDS = re.compile(r'<article class="card" data-video-id="(\d+)"')
+CARD_IDS = re.compile(r'<article class="card[^"]*" data-video-id="(\d+)"')
 
 
 def make_videos(owner, n: int, *, same_time: bool = False, **fields) -> list[Video]:
@@ -248,3 +248,55 @@ def test_watch_endpoint_rejects_malformed_payloads(client, body, status):
 
 def test_watch_endpoint_only_takes_post(client):
     assert client.get("/feed/watch/").status_code == 405
+
+
+# --- the slow-network start: low rung playlist, init and first segment, preloaded by the page -------
+
+
+MASTER = """#EXTM3U
+#EXT-X-STREAM-INF:BANDWIDTH=950400,RESOLUTION=360x640,CODECS="avc1.64001e,mp4a.40.2"
+360/index.m3u8
+#EXT-X-STREAM-INF:BANDWIDTH=1645600,RESOLUTION=540x960,CODECS="avc1.64001f,mp4a.40.2"
+540/index.m3u8
+"""
+LEVEL = """#EXTM3U
+#EXT-X-TARGETDURATION:2
+#EXT-X-MAP:URI="init_0.mp4"
+#EXTINF:2.000000,
+seg_0000.m4s
+#EXTINF:2.000000,
+seg_0001.m4s
+#EXT-X-ENDLIST
+"""
+
+
+def write_ladder(master: str = MASTER, level: str = LEVEL) -> str:
+    import uuid
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    root = f"videos/test-{uuid.uuid4().hex[:10]}"
+    default_storage.save(f"{root}/master.m3u8", ContentFile(master.encode()))
+    default_storage.save(f"{root}/360/index.m3u8", ContentFile(level.encode()))
+    return f"{root}/master.m3u8"
+
+
+def test_page_preloads_the_low_rung_start_for_slow_networks(client, alice):
+    video = make_videos(alice, 1)[0]
+    video.hls_master = write_ladder()
+    video.save()
+    html = client.get("/").content.decode()
+    root = video.hls_master.rsplit("/", 1)[0]
+    expected = [f"/media/{root}/360/index.m3u8", f"/media/{root}/360/init_0.mp4", f"/media/{root}/360/seg_0000.m4s"]
+    assert services.low_rung_start(video) == expected
+    assert '<script id="low-start" type="application/json">' in html and expected[2] in html
+
+
+def test_low_rung_start_is_empty_for_unreadable_or_hostile_ladders(alice):
+    video = make_videos(alice, 1)[0]  # playlists that do not exist
+    assert services.low_rung_start(video) == []
+    video.hls_master = write_ladder(level=LEVEL.replace("seg_0000.m4s", "../../../secret"))
+    assert services.low_rung_start(video) == []
+    video.hls_master = write_ladder(master="#EXTM3U\n")
+    assert services.low_rung_start(video) == []

@@ -24,18 +24,21 @@
   const poolSize = baseline ? 1 : Math.max(3, Math.min(5, requested || 3));
   metrics.mode = baseline ? "baseline" : "pool";
   const hlsOk = !!(window.Hls && window.Hls.isSupported());
-  const PREFETCH_SECONDS = 3;
+  const prefetchSeconds = () => (net.slow ? 2 : 3); // ~3 s ahead of a card not yet in view (one 2 s segment on slow links)
   const ACTIVE_BUFFER_SECONDS = 30;
   const KEEP_ABOVE = 4; // cards kept above the active one before they become spacer
   const LOAD_MORE_AHEAD = 3; // fetch the next page when this many cards remain
 
-  const net = { slow: false, saveData: false, downlinkBps: 0, lowBattery: false };
+  const net = { slow: false, saveData: false, downlinkBps: 0, lowBattery: false, type: "" };
   function readConnection() {
     const c = navigator.connection;
     if (!c) return;
+    net.type = c.effectiveType || "";
     net.saveData = !!c.saveData;
-    net.slow = net.saveData || /(^|-)(2g|3g)$/.test(c.effectiveType || "");
-    net.downlinkBps = c.downlink ? c.downlink * 1e6 : 0;
+    net.slow = net.saveData || /(^|-)(2g|3g)$/.test(net.type);
+    // Chrome rounds and caps `downlink`, and reports a default before it has measured anything:
+    // it only narrows the start rung on connections that are not already "4g".
+    net.downlinkBps = c.downlink && net.type !== "4g" ? c.downlink * 1e6 : 0;
   }
   readConnection();
   if (navigator.connection && navigator.connection.addEventListener) {
@@ -71,14 +74,19 @@
       levels.forEach((l, i) => { if (shortEdge(l) <= 360 && shortEdge(l) > shortEdge(levels[best])) best = i; });
       return best;
     }
+    // The smallest rung that covers the player (as capLevelToPlayerSize would), at most 720p for the
+    // first fragment, within the measured downlink when there is one.
     const dpr = Math.min(window.devicePixelRatio || 1, 2);
     const want = Math.min(video.clientWidth || feed.clientWidth, (video.clientHeight || feed.clientHeight) * 0.5625) * dpr;
     const budget = net.downlinkBps ? net.downlinkBps * 0.7 : Infinity;
+    const order = levels.map((l, i) => i).sort((x, y) => shortEdge(levels[x]) - shortEdge(levels[y]));
     let best = lowest;
-    levels.forEach((l, i) => {
-      const fits = shortEdge(l) <= Math.max(want, 360) * 1.05 && (l.bitrate || 0) <= budget;
-      if (fits && shortEdge(l) >= shortEdge(levels[best])) best = i;
-    });
+    for (const i of order) {
+      const l = levels[i];
+      if (shortEdge(l) > 720 || (l.bitrate || 0) > budget) break;
+      best = i;
+      if (shortEdge(l) >= want) break;
+    }
     if (net.lowBattery) { // a low battery never starts above 540p
       levels.forEach((l, i) => { if (shortEdge(levels[best]) > 540 && shortEdge(l) <= 540 && shortEdge(l) >= shortEdge(levels[lowest])) best = i; });
     }
@@ -104,22 +112,27 @@
       const hls = new window.Hls({
         capLevelToPlayerSize: !baseline,
         autoStartLoad: baseline,
-        maxBufferLength: baseline ? ACTIVE_BUFFER_SECONDS : PREFETCH_SECONDS,
-        maxMaxBufferLength: baseline ? 60 : PREFETCH_SECONDS,
+        maxBufferLength: baseline ? ACTIVE_BUFFER_SECONDS : prefetchSeconds(),
+        maxMaxBufferLength: baseline ? 60 : prefetchSeconds(),
         backBufferLength: 10,
         startFragPrefetch: !baseline,
         testBandwidth: baseline,
-        abrEwmaDefaultEstimate: net.downlinkBps || 1e6,
+        abrEwmaDefaultEstimate: net.slow ? 5e5 : net.downlinkBps || 5e6,
         enableWorker: true,
       });
       hls.attachMedia(video);
       hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
         slot.parsed = true;
         if (baseline || !slot.card || slot.loading) return;
-        const level = startLevel(hls, video);
-        hls.startLevel = level;
-        hls.startLoad(0);
-        slot.loading = true;
+        if (slot.card === active) startLoading(slot);
+        else pumpPrefetch();
+      });
+      // A start segment served from the page's preload arrives "instantly" and would convince ABR
+      // that a 3G link is fast: after it, restart the estimate from what the connection reports.
+      hls.on(window.Hls.Events.FRAG_BUFFERED, (_e, data) => {
+        if (!net.slow || slot.estimateReset || !data.frag || data.frag.type !== "main") return;
+        slot.estimateReset = true;
+        hls.bandwidthEstimate = Math.max(net.downlinkBps * 0.8, 4e5);
       });
       hls.on(window.Hls.Events.ERROR, (_e, data) => {
         if (!data.fatal) return;
@@ -153,6 +166,7 @@
     }
     card._slot = slot;
     card.classList.add("has-video");
+    if (!net.slow) showPoster(card);
     card.querySelector(".card__media").appendChild(video);
     load(slot, card.dataset.hls);
   }
@@ -160,17 +174,46 @@
   function load(slot, src) {
     slot.src = src;
     slot.parsed = false;
+    slot.estimateReset = false;
     slot.loading = baseline; // the baseline lets hls.js start loading by itself
     if (slot.hls) {
       slot.hls.stopLoad();
-      slot.hls.config.maxBufferLength = PREFETCH_SECONDS;
-      slot.hls.config.maxMaxBufferLength = baseline ? 60 : PREFETCH_SECONDS;
+      slot.hls.config.maxBufferLength = prefetchSeconds();
+      slot.hls.config.maxMaxBufferLength = baseline ? 60 : prefetchSeconds();
       slot.hls.loadSource(src);
     } else {
       slot.video.src = src;
       slot.video.load();
     }
   }
+
+  function startLoading(slot) {
+    if (slot.loading || !slot.parsed || !slot.src || !slot.hls) return;
+    slot.hls.startLevel = startLevel(slot.hls, slot.video);
+    slot.hls.startLoad(0);
+    slot.loading = true;
+  }
+
+  // Prefetch must not take bandwidth (or CPU) from the video in view: it starts once the active
+  // video has a little buffered ahead (2 s; 4 s on slow networks) or all of it.
+  function activeHasHeadroom() {
+    const slot = active && active._slot;
+    if (!slot) return true;
+    const v = slot.video;
+    if (v.readyState < 3) return false;
+    const b = v.buffered;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) <= v.currentTime + 0.1 && b.end(i) >= v.currentTime) {
+        return b.end(i) - v.currentTime >= (net.slow ? 4 : 2) || (v.duration && b.end(i) >= v.duration - 0.1);
+      }
+    }
+    return false;
+  }
+  function pumpPrefetch() {
+    if (baseline || !activeHasHeadroom()) return;
+    for (const s of pool) if (s.card && s.card !== active) startLoading(s);
+  }
+  if (!baseline) setInterval(pumpPrefetch, 1000);
 
   function stopLoading(slot) {
     if (slot.hls) slot.hls.stopLoad();
@@ -187,13 +230,12 @@
   function setRole(slot, role) {
     const { video, hls } = slot;
     if (hls) {
-      const len = role === "active" ? ACTIVE_BUFFER_SECONDS : PREFETCH_SECONDS;
+      // On a slow link a long active buffer would starve the next card's first segment.
+      const len = role === "active" ? (net.slow ? 10 : ACTIVE_BUFFER_SECONDS) : prefetchSeconds();
       hls.config.maxBufferLength = len;
-      hls.config.maxMaxBufferLength = role === "active" ? 60 : PREFETCH_SECONDS;
-      if (!slot.loading && slot.parsed && slot.src) {
-        hls.startLoad(0);
-        slot.loading = true;
-      }
+      hls.config.maxMaxBufferLength = role === "active" ? 60 : prefetchSeconds();
+      if (role === "active") startLoading(slot);
+      else pumpPrefetch();
     }
     if (role === "active") {
       if (!document.hidden && !slot.card._userPaused) playSlot(slot);
@@ -216,6 +258,11 @@
         }
       });
     }
+  }
+
+  function showPoster(card) {
+    const img = card.querySelector(".card__poster[data-src]");
+    if (img && !img.getAttribute("src")) img.src = img.dataset.src;
   }
 
   // --- active card --------------------------------------------------------------------------------
@@ -289,6 +336,23 @@
     }
   }
 
+  // A card sliding in starts decoding (muted, not yet "active") as soon as a sliver of it shows,
+  // so when it reaches the centre its frames are already flowing. Backing out rewinds it.
+  const approach = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const card = e.target;
+      const slot = card._slot;
+      if (!slot || card === active || baseline) continue;
+      if (e.isIntersecting && !document.hidden && slot.video.readyState >= 2) {
+        slot.video.muted = true;
+        slot.video.play().catch(() => {});
+      } else if (!e.isIntersecting && !slot.video.paused) {
+        slot.video.pause();
+        slot.video.currentTime = 0;
+      }
+    }
+  }, { root: feed, threshold: 0.02 });
+
   const centre = new IntersectionObserver((entries) => {
     let hit = null;
     for (const e of entries) if (e.isIntersecting && e.target.classList.contains("card")) hit = e;
@@ -310,6 +374,8 @@
       if (slot.card === active) startProgress(slot);
     });
     video.addEventListener("pause", stopProgress);
+    video.addEventListener("progress", () => { if (slot.card === active) pumpPrefetch(); });
+    video.addEventListener("canplaythrough", () => { if (slot.card === active) pumpPrefetch(); });
     video.addEventListener("waiting", () => {
       // Only a stall if frames were flowing on the card in view (not the start, not a seek).
       if (slot.card !== active || !slot.flowing || video.seeking || stallStart) return;
@@ -388,27 +454,17 @@
   }
 
   // --- pause/resume: tap, space, hidden tab ---------------------------------------------------------
-  function flash(card, symbol) {
-    const el = card.querySelector(".card__state");
-    if (!el) return;
-    el.textContent = symbol;
-    el.classList.remove("is-shown");
-    void el.offsetWidth; // restart the fade (on a tap, not in a scroll handler)
-    el.classList.add("is-shown");
-  }
   function togglePause(card) {
     const slot = card && card._slot;
     if (!slot) return;
     if (slot.video.paused) {
       card._userPaused = false;
-      card.classList.remove("is-paused");
+      card.classList.remove("is-paused"); // the play icon goes away as the video moves again
       playSlot(slot);
-      flash(card, "▶");
     } else {
       card._userPaused = true;
       card.classList.add("is-paused");
       slot.video.pause();
-      flash(card, "❚❚");
     }
   }
   let unmuteTap = false;
@@ -506,6 +562,7 @@
       seen.add(id);
       card._adopted = true;
       centre.observe(card);
+      approach.observe(card);
     });
   }
   let domReady = document.readyState !== "loading";
@@ -547,6 +604,7 @@
     }
     for (const c of drop) {
       centre.unobserve(c);
+      approach.unobserve(c);
       if (c._slot) assign(c._slot, null);
       c.remove();
     }
