@@ -211,3 +211,17 @@ def test_encoder_failure_raises_with_the_log_tail(tmp_path, small_clip):
     with pytest.raises(transcode.TranscodeError) as info:
         transcode.run(plan, facts.duration)
     assert "no-such-preset" in info.value.log_tail or "preset" in info.value.log_tail.lower()
+
+
+def test_trim_keeps_only_the_chosen_span_and_progress_reaches_the_end(tmp_path, small_clip):
+    facts = probe(small_clip)
+    ladder = transcode.plan_ladder(facts.width, facts.height, [360])
+    plan = transcode.TranscodePlan(
+        small_clip, tmp_path / "hls", ladder, fps=facts.fps, has_audio=True, trim_start=1.0, trim_end=3.0
+    )
+    seen: list[float] = []
+    transcode.run(plan, facts.duration, lambda p: seen.append(p.fraction))
+    hls.finalize(tmp_path / "hls", ladder, plan.out_fps)
+    playlist = hls.parse_media((tmp_path / "hls" / "360" / hls.PLAYLIST).read_text())
+    assert playlist.duration == pytest.approx(2.0, abs=0.1)
+    assert seen and seen[-1] == pytest.approx(1.0, abs=0.05)  # fraction of the trimmed span, not the file
