@@ -267,8 +267,12 @@ def test_runstack_serves_and_ctrl_c_stops_everything(tmp_path):
         time.sleep(0.5)
         assert {name: running(p) for name, p in ours.items()} == dict.fromkeys(ours, False)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:  # a failed assertion: still stop the children it started
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.mark.django_db
