@@ -194,3 +194,22 @@ def test_storage_failure_releases_the_claim_so_a_retry_can_redo_it(alice, fresh_
     assert (video.status, video.stage, video.error) == ("uploaded", "queued", "")
     done = pipeline.transcode_video(video.pk)  # what the task's retry does
     assert done is not None and done.status == Video.Status.READY and done.transcode_attempts == 2
+
+
+@pytest.mark.django_db
+def test_spent_retries_fail_the_video_with_a_plain_message(alice, small_clip, monkeypatch, caplog):
+    """Storage down for good: after the last retry the uploader hears 'failed', never silence."""
+    from uploads import services, tasks
+
+    video = services.ingest(alice, small_clip, "clip.mp4", services.IngestOptions(queue_transcode=False))
+
+    def storage_down(video_id):
+        raise OSError("storage unavailable")
+
+    monkeypatch.setattr(tasks.pipeline, "transcode_video", storage_down)
+    monkeypatch.setattr(tasks.transcode_task, "max_retries", 0)
+    with pytest.raises(OSError):
+        tasks.transcode_task.apply(args=[video.pk], throw=True)
+    video.refresh_from_db()
+    assert video.status == Video.Status.FAILED
+    assert video.error == "We could not process this video right now. Please upload it again later."

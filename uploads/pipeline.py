@@ -204,6 +204,19 @@ def _fail(video: Video, attempt: int, reason: str, log_tail: str = "") -> None:
     log.warning("video %s failed: %s", video.pk, reason)
 
 
+def give_up(video_id: int, reason: str) -> None:
+    """Retries are spent (storage or database kept failing): tell the uploader instead of hanging."""
+    video = Video.objects.filter(pk=video_id).first()
+    if video is None:
+        return
+    updated = Video.objects.filter(pk=video_id, status__in=[Video.Status.UPLOADED, Video.Status.PROCESSING]).update(
+        status=Video.Status.FAILED, stage="failed", error=reason
+    )
+    if updated:
+        progress.publish(progress.event(topic_for(video), "failed", 0, None, reason), video.owner_id)
+        log.error("video %s: gave up after retries: %s", video_id, reason)
+
+
 def _store_order(path: Path) -> tuple[int, str]:
     # Media first, then rung playlists, the master last: whoever can read a playlist finds
     # every file it names.

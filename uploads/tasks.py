@@ -20,6 +20,9 @@ def transcode_task(self, video_id: int) -> None:
     try:
         video = pipeline.transcode_video(video_id)
     except Exception as exc:  # storage or database trouble; the pipeline released its claim
+        if self.request.retries >= self.max_retries:
+            pipeline.give_up(video_id, "We could not process this video right now. Please upload it again later.")
+            raise
         raise self.retry(exc=exc, countdown=30)
     if video is None and pipeline.is_busy_elsewhere(video_id):
         raise self.retry(countdown=max(1, int(pipeline.heartbeat_stale().total_seconds())))
