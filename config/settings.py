@@ -124,6 +124,7 @@ CELERY_TASK_ALWAYS_EAGER = EMBEDDED
 CELERY_BEAT_SCHEDULE = {
     "aigen-sweep-stale": {"task": "aigen.tasks.sweep_stale_jobs", "schedule": 60.0},
     "uploads-sweep-stale": {"task": "uploads.tasks.sweep_stale_transcodes", "schedule": 120.0},
+    "uploads-sweep-abandoned": {"task": "uploads.tasks.sweep_abandoned_uploads", "schedule": 3600.0},
 }
 
 # --- Static and media -----------------------------------------------------------------------------

@@ -178,3 +178,21 @@ def test_failed_upload_answers_gone_so_the_client_starts_afresh(alice_client, tm
     assert tus_patch(alice_client, url, 0, data).status_code == 400
     assert alice_client.head(url, **TUS).status_code == 410
     assert Upload.objects.get().status == Upload.Status.FAILED
+
+
+def test_abandoned_uploads_are_swept_after_a_day(alice_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from uploads.tasks import sweep_abandoned_uploads
+
+    old_url = tus_create(alice_client, 1000, filename="old.mp4")["Location"]
+    tus_patch(alice_client, old_url, 0, b"a" * 10)
+    fresh_url = tus_create(alice_client, 1000, filename="fresh.mp4")["Location"]
+    old = Upload.objects.get(filename="old.mp4")
+    Upload.objects.filter(pk=old.pk).update(updated_at=timezone.now() - timedelta(hours=25))
+    assert sweep_abandoned_uploads.apply().get() == 1
+    assert not old.work_path.exists()
+    assert list(Upload.objects.values_list("filename", flat=True)) == ["fresh.mp4"]
+    assert alice_client.head(fresh_url, **TUS).status_code == 200

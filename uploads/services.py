@@ -11,6 +11,7 @@ import logging
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from feed.models import Video
 from feed.services import set_caption
@@ -287,6 +289,18 @@ def finish_upload(upload: Upload) -> Video:
 def discard_upload(upload: Upload) -> None:
     upload.work_path.unlink(missing_ok=True)
     upload.delete()
+
+
+def sweep_abandoned_uploads(older_than: timedelta = timedelta(hours=24)) -> int:
+    """Drop resumable uploads nobody has touched for a day: their bytes and their records."""
+    stale = Upload.objects.filter(
+        status__in=[Upload.Status.RECEIVING, Upload.Status.FAILED], updated_at__lt=timezone.now() - older_than
+    )
+    count = 0
+    for upload in stale:
+        discard_upload(upload)
+        count += 1
+    return count
 
 
 def page_state(user, video_id: str | None) -> dict | None:

@@ -41,3 +41,11 @@ def sweep_stale_transcodes() -> int:
     if count:
         log.info("re-queued %d stale transcodes", count)
     return count
+
+
+@shared_task(queue="default")
+def sweep_abandoned_uploads() -> int:
+    """Resumable uploads left unfinished for a day free their disk space."""
+    from uploads import services
+
+    return services.sweep_abandoned_uploads()
