@@ -115,11 +115,30 @@ def free_port(start: int) -> int:
     raise SystemExit(f"no free port from {start}")
 
 
-def start_stack(args, env: dict) -> subprocess.Popen:
+def compressed_static_tree(env: dict) -> Path:
+    """A copy of this checkout serving collectstatic's gzip files, as production does.
+
+    config/settings.py sets WHITENOISE_USE_FINDERS = True, which makes WhiteNoise serve the
+    uncompressed source files even after collectstatic; the copy turns finders off.
+    """
+    tree = ROOT / "var" / "bench" / "tree"
+    subprocess.run(["rm", "-rf", str(tree)], check=True)
+    tree.mkdir(parents=True)
+    skip = ["--exclude=./.git", "--exclude=./.venv", "--exclude=./var", "--exclude=./staticfiles"]
+    pack = subprocess.Popen(["tar", *skip, "-cf", "-", "."], cwd=ROOT, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-xf", "-", "-C", str(tree)], stdin=pack.stdout, check=True)
+    pack.wait()
+    (tree / "bench_settings.py").write_text("from config.settings import *  # noqa\nWHITENOISE_USE_FINDERS = False\n")
+    env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=tree, env=env, check=True)
+    return tree
+
+
+def start_stack(args, env: dict, cwd: Path = ROOT) -> subprocess.Popen:
     log = open(ROOT / "var" / "bench" / "daphne.log", "w")  # noqa: SIM115 (lives as long as daphne)
     daphne = str(Path(sys.executable).parent / "daphne")
     cmd = [daphne, "-b", "127.0.0.1", "-p", str(args.port), "config.asgi:application"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -226,6 +245,12 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=200, help="swipes for the memory run")
     ap.add_argument("--modes", default="pool,baseline")
     ap.add_argument("--profiles", default="unthrottled,3g")
+    ap.add_argument(
+        "--static",
+        choices=["as-configured", "compressed"],
+        default="as-configured",
+        help="compressed: serve collectstatic's gzip files from a copy of the tree (see compressed_static_tree)",
+    )
     args = ap.parse_args()
 
     proc = None
@@ -233,11 +258,12 @@ def main() -> None:
         env = bench_env(args)
         prepare_database(args, env)
         args.port = free_port(args.port)
-        proc = start_stack(args, env)
+        cwd = compressed_static_tree(env) if args.static == "compressed" else ROOT
+        proc = start_stack(args, env, cwd)
         args.url = f"http://127.0.0.1:{args.port}"
     from playwright.sync_api import sync_playwright
 
-    results = {"load_before": os.getloadavg(), "runs": []}
+    results = {"load_before": os.getloadavg(), "runs": [], "static": args.static}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -260,7 +286,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=10)
     results["load_after"] = os.getloadavg()
-    out = ROOT / "var" / "bench" / "feed_bench.json"
+    out = ROOT / "var" / "bench" / f"feed_bench-{args.static}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     report(results, args)
@@ -269,7 +295,7 @@ def main() -> None:
 def report(results: dict, args) -> None:
     print()
     print(f"Feed benchmark — {args.swipes} swipes ({args.dwell:g} s watched before each), {args.loads} page loads "
-          f"for first frame, 412x800 headless Chromium, cache disabled")  # fmt: skip
+          f"for first frame, 412x800 headless Chromium, cache disabled, static files {args.static}")  # fmt: skip
     print()
     print("| network | player | first frame median | p95 | swipe-to-play median | p95 | swipes | stalls/min | load |")
     print("|---|---|---|---|---|---|---|---|---|")

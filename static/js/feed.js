@@ -130,7 +130,12 @@
       // A start segment served from the page's preload arrives "instantly" and would convince ABR
       // that a 3G link is fast: after it, restart the estimate from what the connection reports.
       hls.on(window.Hls.Events.FRAG_BUFFERED, (_e, data) => {
-        if (!net.slow || slot.estimateReset || !data.frag || data.frag.type !== "main") return;
+        if (!data.frag || data.frag.type !== "main") return;
+        if (slot.prefetchPending) {
+          slot.prefetchPending = false;
+          applyActiveBuffer();
+        }
+        if (!net.slow || slot.estimateReset) return;
         slot.estimateReset = true;
         hls.bandwidthEstimate = Math.max(net.downlinkBps * 0.8, 4e5);
       });
@@ -175,6 +180,7 @@
     slot.src = src;
     slot.parsed = false;
     slot.estimateReset = false;
+    slot.prefetchPending = false;
     slot.loading = baseline; // the baseline lets hls.js start loading by itself
     if (slot.hls) {
       slot.hls.stopLoad();
@@ -192,6 +198,21 @@
     slot.hls.startLevel = startLevel(slot.hls, slot.video);
     slot.hls.startLoad(0);
     slot.loading = true;
+    if (net.slow && slot.card !== active) {
+      slot.prefetchPending = true;
+      applyActiveBuffer();
+    }
+  }
+
+  // On a slow link the active video holds at the headroom it has (4 s) while the next card fetches
+  // its first segment, so that segment gets the whole link; then the active buffer grows again.
+  function activeBufferTarget() {
+    if (!net.slow) return ACTIVE_BUFFER_SECONDS;
+    return pool.some((s) => s.prefetchPending && s.card && s.card !== active) ? 4 : 10;
+  }
+  function applyActiveBuffer() {
+    const s = active && active._slot;
+    if (s && s.hls) s.hls.config.maxBufferLength = activeBufferTarget();
   }
 
   // Prefetch must not take bandwidth (or CPU) from the video in view: it starts once the active
@@ -230,8 +251,8 @@
   function setRole(slot, role) {
     const { video, hls } = slot;
     if (hls) {
-      // On a slow link a long active buffer would starve the next card's first segment.
-      const len = role === "active" ? (net.slow ? 10 : ACTIVE_BUFFER_SECONDS) : prefetchSeconds();
+      if (role === "active") slot.prefetchPending = false;
+      const len = role === "active" ? activeBufferTarget() : prefetchSeconds();
       hls.config.maxBufferLength = len;
       hls.config.maxMaxBufferLength = role === "active" ? 60 : prefetchSeconds();
       if (role === "active") startLoading(slot);
@@ -326,7 +347,10 @@
     const video = slot.video;
     const done = (t) => {
       if (active !== card || slot.card !== card) return;
-      if (kind === "first" && metrics.ttffMs === null) metrics.ttffMs = Math.round(t);
+      if (kind === "first" && metrics.ttffMs === null) {
+        metrics.ttffMs = Math.round(t);
+        fillPool();
+      }
       else if (kind === "swipe") metrics.swipes.push({ id: +card.dataset.videoId, startMs: Math.round(Math.max(0, t - since)) });
     };
     if (video.requestVideoFrameCallback) {
@@ -642,7 +666,15 @@
   cs.feed = { pool, flushWatch, get active() { return active; }, net, poolSize, baseline };
 
   // --- start --------------------------------------------------------------------------------------
-  for (let i = 0; i < poolSize; i++) makeSlot();
+  // One video (and one hls.js worker) first; the rest of the pool once the first frame is up, so
+  // they take no CPU from it. A page whose first video fails still gets its pool.
+  makeSlot();
+  function fillPool() {
+    if (pool.length >= poolSize) return;
+    while (pool.length < poolSize) makeSlot();
+    if (active) schedule(active);
+  }
+  setTimeout(fillPool, 3000);
   adopt(feed);
   // The first card is active before the observer's first report: no frame lost waiting for it.
   const first = feed.querySelector(".card");
