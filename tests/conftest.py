@@ -28,6 +28,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
+    for the rest of the session, which async_to_sync (Channels, our event publishing) refuses."""
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))
+
+
 # --- users -------------------------------------------------------------------------------------
 
 
