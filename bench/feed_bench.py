@@ -227,7 +227,9 @@ def measure_memory(browser, base: str, long: int) -> dict:
         counts = page.evaluate(COUNTS)
         peak_videos = max(peak_videos, counts["videos"])
         if i in (10, long):
-            snap[i] = {**counts, "heap": heap(cdp), "peak_videos": peak_videos}
+            page.wait_for_timeout(1000)  # scrolling at rest, as a viewer watching this card
+            counts = page.evaluate(COUNTS)
+            snap[i] = {**counts, "heap": heap(cdp), "peak_videos": max(peak_videos, counts["videos"])}
     snap["swiped"] = page.evaluate("() => window.clipstream.metrics.swipes.length")
     context.close()
     return snap

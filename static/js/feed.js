@@ -612,7 +612,14 @@
   let spacer = null;
   let spaced = 0;
   let pruneWanted = false;
-  function requestPrune() { pruneWanted = true; }
+  // Normally when scrolling rests; a viewer flicking on without a pause still gets pruned once more
+  // than a screenful of extra cards piles up (the spacer keeps the scroll offset exact either way).
+  function requestPrune() {
+    pruneWanted = true;
+    let above = 0;
+    for (let el = active && active.previousElementSibling; el; el = el.previousElementSibling) above += 1;
+    if (above > KEEP_ABOVE + 6) requestAnimationFrame(prune);
+  }
   function prune() {
     if (!pruneWanted || !active) return;
     pruneWanted = false;
