@@ -588,6 +588,10 @@
       centre.observe(card);
       approach.observe(card);
     });
+    // The end card is a stop too: reaching it pauses the last video.
+    root.querySelectorAll(".card--end").forEach((card) => {
+      if (!card._adopted) { card._adopted = true; centre.observe(card); }
+    });
   }
   let domReady = document.readyState !== "loading";
   function maybeLoadMore(card) {

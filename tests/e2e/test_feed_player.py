@@ -94,6 +94,7 @@ STATE_JS = """() => {
     time: v ? v.currentTime : -1,
     videos: document.querySelectorAll('video').length,
     others_playing: [...document.querySelectorAll('video')].filter(x => x !== v && !x.paused).length,
+    any_playing: [...document.querySelectorAll('video')].filter(x => !x.paused).length,
     cards: [...document.querySelectorAll('.card[data-video-id]')].map(c => +c.dataset.videoId),
     end: !!document.querySelector('.card--end'),
     path: location.pathname,
@@ -166,6 +167,12 @@ def test_feed_plays_swipes_pages_in_and_keeps_the_pool(live_stack, page, feed_vi
     assert not state(page)["playing"]
     page.keyboard.press(" ")
     wait_playing(page, ids[-1])
+
+    # Past the last video the end card stops everything.
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("() => window.clipstream.feed.active.classList.contains('card--end')", timeout=5000)
+    page.wait_for_timeout(300)
+    assert state(page)["any_playing"] == 0
 
 
 def test_deep_link_starts_there_and_a_hidden_tab_pauses(live_stack, page, feed_videos):
