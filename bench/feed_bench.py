@@ -226,7 +226,7 @@ def measure_memory(browser, base: str, long: int) -> dict:
         page.wait_for_timeout(150)
         counts = page.evaluate(COUNTS)
         peak_videos = max(peak_videos, counts["videos"])
-        if i in (10, long):
+        if i == 10 or i % 50 == 0 or i == long:
             page.wait_for_timeout(1000)  # scrolling at rest, as a viewer watching this card
             counts = page.evaluate(COUNTS)
             snap[i] = {**counts, "heap": heap(cdp), "peak_videos": max(peak_videos, counts["videos"])}
@@ -312,7 +312,7 @@ def report(results: dict, args) -> None:
         print()
         print("| after swipes | <video> now | peak <video> | .card nodes | DOM elements | JS heap (after GC) |")
         print("|---|---|---|---|---|---|")
-        for k in (10, args.long):
+        for k in sorted(k for k in mem if isinstance(k, int)):
             if k in mem:
                 m = mem[k]
                 cells = [k, m["videos"], m["peak_videos"], m["cards"], m["nodes"], f"{m['heap'] / 1e6:.2f} MB"]
