@@ -210,6 +210,12 @@ def test_deep_link_starts_there_and_a_hidden_tab_pauses(live_stack, page, feed_v
     }""")
     wait_playing(page, ids[5])
 
+    # Share copies this video's link.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_stack.url)
+    page.locator(f'.card[data-video-id="{ids[5]}"] .action--share').click()
+    page.wait_for_selector(".toast")
+    assert page.evaluate("navigator.clipboard.readText()") == f"{live_stack.url}/v/{ids[5]}/"
+
     # A visitor's like goes to the login page, coming back to this video.
     page.locator(f'.card[data-video-id="{ids[5]}"] .action--like').click()
     page.wait_for_url("**/accounts/login/**")
