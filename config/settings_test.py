@@ -8,6 +8,8 @@ from config.env import env_bool
 from config.settings import *  # noqa: F403
 from config.settings import STORAGES
 
+# Never serve a stale collectstatic copy left by `make run`: tests read the app's folders.
+WHITENOISE_USE_FINDERS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 _tmp = Path(os.environ.get("CLIPSTREAM_TEST_DIR") or tempfile.mkdtemp(prefix="clipstream-test-"))
 MEDIA_ROOT = _tmp / "media"

@@ -34,6 +34,8 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, no_seed: bool, seed_count: int, **opts):
         self._preflight(host, port)
         call_command("migrate", interactive=False, verbosity=0)
+        # Compressed static files (WhiteNoise serves the .gz/.br copies from STATIC_ROOT).
+        call_command("collectstatic", interactive=False, verbosity=0)
         if not no_seed and not Video.objects.exists():
             self.stdout.write(f"Empty database: rendering {seed_count} demo videos (a few minutes, once)...")
             started = time.monotonic()
