@@ -223,7 +223,7 @@ def run(
     for rung in plan.ladder:
         (plan.outdir / str(rung.name)).mkdir(exist_ok=True)
     cmd = plan.command()
-    log.info("transcode: %s", " ".join(cmd))
+    log.debug("transcode: %s", " ".join(cmd))
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     stderr_tail: deque[str] = deque(maxlen=40)
