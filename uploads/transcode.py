@@ -49,7 +49,7 @@ class RungSpec:
 # CPU, keeps the stream High profile (plain ultrafast is Constrained Baseline) and buys back the
 # quality; the small rungs are cheap, so they get superfast.
 RUNG_SPECS = {
-    360: RungSpec(800, 64, 23, "superfast"),
+    360: RungSpec(550, 64, 23, "superfast"),
     540: RungSpec(1400, 96, 23, "superfast"),
     720: RungSpec(2500, 128, 23, "superfast"),
     1080: RungSpec(4800, 128, 23, "ultrafast", "cabac=1:8x8dct=1"),
