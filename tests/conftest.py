@@ -130,6 +130,13 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     """daphne serving config.asgi and a Celery worker, both on the test database and media dir."""
     if settings.EMBEDDED:
         pytest.skip("the live stack needs Redis")  # never in CI: Redis runs there
+    # Messages left by an earlier run (ETA retries, unacked deliveries) would reach this run's
+    # worker and name ids that now belong to other rows: start from empty queues.
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(
+        "transcode", "aigen", "default", "unacked", "unacked_index", "unacked_mutex"
+    )
     port = _free_port()
     logdir = tmp_path_factory.mktemp("stack-logs")
     env = {
