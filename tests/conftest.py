@@ -47,6 +47,18 @@ def bob(django_user_model):
     return django_user_model.objects.create_user("bob", password="bob-pass-123")
 
 
+@pytest.fixture
+def fresh_aigen_slots():
+    """The global AI generation cap is a shared counter in the cache: reset it around a test."""
+    from django.core.cache import cache
+
+    from aigen import limits
+
+    cache.delete(limits.COUNTER_KEY)
+    yield
+    cache.delete(limits.COUNTER_KEY)
+
+
 # --- media -------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 
 from aigen import flow, limits, services
@@ -20,10 +19,8 @@ Status = GenerationJob.Status
 
 
 @pytest.fixture(autouse=True)
-def fresh_slots():
-    cache.delete(limits.COUNTER_KEY)
-    yield
-    cache.delete(limits.COUNTER_KEY)
+def _fresh_slots(fresh_aigen_slots):
+    """Every test starts and ends with no global generation slot taken."""
 
 
 @pytest.fixture

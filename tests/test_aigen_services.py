@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -29,10 +28,8 @@ SECRET = "whsec_" + base64.b64encode(b"clipstream-test-secret").decode()
 
 
 @pytest.fixture(autouse=True)
-def fresh_slots():
-    cache.delete(limits.COUNTER_KEY)
-    yield
-    cache.delete(limits.COUNTER_KEY)
+def _fresh_slots(fresh_aigen_slots):
+    """Every test starts and ends with no global generation slot taken."""
 
 
 @pytest.fixture
