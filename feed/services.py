@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -207,8 +208,6 @@ def record_watch_events(user, session_key: str, events: list[dict]) -> int:
     known = set(Video.objects.filter(id__in={r.video_id for r in rows}).values_list("id", flat=True))
     rows = [r for r in rows if r.video_id in known]
     WatchEvent.objects.bulk_create(rows)
-    for video_id in {r.video_id for r in rows}:
-        Video.objects.filter(pk=video_id).update(
-            view_count=F("view_count") + sum(1 for r in rows if r.video_id == video_id)
-        )
+    for video_id, views in Counter(r.video_id for r in rows).items():
+        Video.objects.filter(pk=video_id).update(view_count=F("view_count") + views)
     return len(rows)
